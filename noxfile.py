@@ -51,3 +51,34 @@ def prune(session: nox.Session) -> None:
     """Prune one model: nox -s prune -- --model ID --method maw --level 40 --out DIR."""
     install(session, "run")
     repro(session, "prune", *session.posargs)
+
+
+# ---- pipeline stages (GPU host; each resumes at cell level, posargs filter the grid) ----
+
+
+@nox.session(name="neuron_selection")
+def neuron_selection(session: nox.Session) -> None:
+    """The paper's stage 00: maw, vow, pon, random and activation at 10%."""
+    install(session, "run")
+    repro(session, "neuron-selection", *session.posargs)
+
+
+@nox.session
+def evaluate(session: nox.Session) -> None:
+    """Every model, level and task of the paper (posargs filter models, levels, tasks)."""
+    install(session, "run")
+    repro(session, "evaluate", *session.posargs)
+
+
+@nox.session
+def aggregate(session: nox.Session) -> None:
+    """Raw result cells -> tidy CSV under data/reproduction/."""
+    install(session, "run")
+    repro(session, "aggregate", *session.posargs)
+
+
+@nox.session
+def efficiency(session: nox.Session) -> None:
+    """Prefill, decode, throughput and energy per token for every model and level."""
+    install(session, "run")
+    repro(session, "efficiency", *session.posargs)
