@@ -1,0 +1,133 @@
+"""Relative changes to the unpruned baseline and correlations, computed from the tidy data.
+
+    python -m repro analyze --data data --out paper/generated
+
+writes analysis/relative_change.csv (every score row with its baseline and % change) and
+analysis/correlations.json (Pearson and Spearman, with p-values, e.g. MMLU vs TruthfulQA-MC2
+per model and pooled), for the published figures and, where present, the reproduction.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from repro.atomicio import write_json, write_text
+from repro.errors import ReproError
+from repro.schema import KEY, SOURCES, load_dir
+
+log = logging.getLogger("repro.analyze")
+CONFIG = Path(__file__).parent / "config"
+
+# the correlations the paper reports (abstract: MMLU vs TruthfulQA-MC2), per model and pooled
+CORRELATIONS = [
+    {"x": "mmlu", "y": "truthfulqa_mc2", "models": ["llama-3.2-1b"]},
+    {"x": "mmlu", "y": "truthfulqa_mc2", "models": ["llama-3.2-3b"]},
+    {"x": "mmlu", "y": "truthfulqa_mc2", "models": ["llama-3.2-1b", "llama-3.2-3b"]},
+    {"x": "mmlu", "y": "ifeval", "models": ["llama-3.2-1b", "llama-3.2-3b"]},
+]
+
+
+@functools.cache
+def metrics_config() -> dict:
+    return yaml.safe_load((CONFIG / "metrics.yaml").read_text())
+
+
+def metric_for(model: str, task: str, table: str | None = None) -> tuple[str, str]:
+    """(metric, filter) the paper's tables use for this model and task (repro/config/metrics.yaml)."""
+    cfg = metrics_config()
+    if task not in cfg["columns"]:
+        raise ReproError(f"task {task!r} has no entry in repro/config/metrics.yaml 'columns'")
+    col = dict(cfg["columns"][task])
+    col.update(cfg.get("per_model", {}).get(model, {}).get(task, {}))
+    if table:
+        col.update(cfg["tables"][table].get("per_task", {}).get(task, {}))
+    return col["metric"], col["filter"]
+
+
+def current(df: pd.DataFrame) -> pd.DataFrame:
+    """One run per cell and source: where a cell was run more than once, the last run_id wins."""
+    cell = [k for k in KEY if k != "run_id"]
+    return (df.sort_values(KEY, kind="stable").drop_duplicates(cell, keep="last")
+            .reset_index(drop=True))
+
+
+def series(df: pd.DataFrame, model: str, task: str, metric: str | None = None,
+           filt: str | None = None, *, source: str = "paper", criterion: str = "maw",
+           variant: str = "") -> pd.Series:
+    """Values by level for one model/task/metric; level 0 is the shared unpruned baseline."""
+    if metric is None:
+        metric, filt = metric_for(model, task)
+    sel = df[(df.model == model) & (df.task == task) & (df.metric == metric)
+             & (df["filter"] == (filt or "none")) & (df.source == source) & (df.variant == variant)
+             & ((df.criterion == criterion) | (df.level == 0))]
+    sel = sel.sort_values(["level", "criterion"]).drop_duplicates("level", keep="first")
+    return pd.Series(sel.value.to_numpy(), index=sel.level.to_numpy(), name=task, dtype=float)
+
+
+def relative_change(df: pd.DataFrame) -> pd.DataFrame:
+    """Every row with its level-0 baseline and the % change to it (NaN where no baseline)."""
+    group = ["model", "variant", "task", "metric", "filter", "source"]
+    base = (df[df.level == 0].sort_values(KEY).drop_duplicates(group, keep="last")
+            .set_index(group)["value"].rename("baseline"))
+    out = df.join(base, on=group)
+    out["rel_change_pct"] = 100.0 * (out.value / out.baseline - 1.0)
+    return out
+
+
+def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str = "paper") -> dict:
+    """Pearson and Spearman correlation of two tasks' paper metrics over levels (pooled over models)."""
+    from scipy import stats  # scipy's import is slow; only the stages that correlate pay for it
+
+    xs, ys = [], []
+    for model in models:
+        pair = pd.concat([series(df, model, x, source=source), series(df, model, y, source=source)],
+                         axis=1, join="inner")
+        xs += pair.iloc[:, 0].tolist()
+        ys += pair.iloc[:, 1].tolist()
+    out = {"x": x, "y": y, "models": list(models), "source": source, "n": len(xs)}
+    if len(xs) < 3:
+        return out | {"pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
+    r, p = stats.pearsonr(xs, ys)
+    rho, sp = stats.spearmanr(xs, ys)
+    clean = lambda v: None if v is None or math.isnan(v) else float(v)  # noqa: E731
+    return out | {"pearson_r": clean(r), "pearson_p": clean(p), "spearman_rho": clean(rho),
+                  "spearman_p": clean(sp)}
+
+
+def correlations(df: pd.DataFrame) -> list[dict]:
+    return [correlation(df, c["x"], c["y"], c["models"], source)
+            for source in SOURCES if (df.source == source).any() for c in CORRELATIONS]
+
+
+def _csv(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+
+
+def write_analysis(df: pd.DataFrame, out: Path) -> list[dict]:
+    scores = relative_change(df[df.unit == ""]).sort_values(KEY, kind="stable")
+    cols = ["model", "criterion", "level", "variant", "task", "metric", "filter", "source",
+            "run_id", "value", "baseline", "rel_change_pct"]
+    write_text(out / "analysis" / "relative_change.csv", _csv(scores[cols]))
+    corr = correlations(df)
+    write_json(out / "analysis" / "correlations.json", corr)
+    return corr
+
+
+def configure(parser) -> None:
+    parser.add_argument("--data", default="data", help="folder of schema CSV files (default: data)")
+    parser.add_argument("--out", default="paper/generated", help="output folder")
+
+
+def run(args) -> int:
+    df = current(load_dir(args.data))
+    for c in write_analysis(df, Path(args.out)):
+        if c["pearson_r"] is not None:
+            log.info("%s: r(%s, %s) over %s = %.3f (p = %.4f, n = %d)", c["source"], c["x"],
+                     c["y"], "+".join(c["models"]), c["pearson_r"], c["pearson_p"], c["n"])
+    return 0

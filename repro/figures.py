@@ -1,0 +1,166 @@
+"""The report's figures (matplotlib, Agg): PDF for LaTeX, PNG for a quick look.
+
+Byte-identical across reruns: no timestamps in PDF/PNG metadata, a fixed SVG hash salt, fixed
+rcParams, sorted inputs. Colours are the Okabe-Ito colour-blind-safe palette; published data is
+drawn solid, a reproduction (when data/ has one) dashed in the same colour.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from repro.analyze import correlation, series
+
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+MODELS = {"llama-3.2-1b": "Llama-3.2-1B", "llama-3.2-3b": "Llama-3.2-3B"}
+FRAGILE = {"mmlu": "MMLU", "gsm8k": "GSM8K", "arc_challenge": "ARC-C", "hellaswag": "HellaSwag"}
+ROBUST = {"ifeval": "IFEval", "leaderboard_musr": "MUSR", "truthfulqa_mc2": "TruthfulQA-MC2"}
+STYLE = {"paper": {"linestyle": "-", "marker": "o"}, "reproduction": {"linestyle": "--", "marker": "s"}}
+WORKLOADS_B1 = ["hellaswag_latency_b1", "mmlu_latency_b1", "ifeval_latency_b1"]
+WORKLOADS_B8 = ["hellaswag_throughput_b8", "mmlu_throughput_b8", "ifeval_throughput_b8"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcdefaults()
+    plt.rcParams.update({
+        "svg.hashsalt": "repro", "font.family": "DejaVu Sans", "font.size": 8,
+        "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "axes.grid": True,
+        "grid.alpha": 0.3, "figure.dpi": 100, "savefig.dpi": 150, "pdf.compression": 6,
+        "path.simplify": False, "axes.spines.top": False, "axes.spines.right": False,
+    })
+    return plt
+
+
+def save(fig, path: Path) -> list[Path]:
+    """Write path.pdf and path.png with no timestamps or software versions in them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "ModDate": None,
+                                                   "Producer": "repro", "Creator": "repro"})
+    fig.savefig(path.with_suffix(".png"), metadata={"Software": None})
+    return [path.with_suffix(".pdf"), path.with_suffix(".png")]
+
+
+def _sources(df: pd.DataFrame) -> list[str]:
+    return [s for s in ("paper", "reproduction") if (df.source == s).any()]
+
+
+def _rel(s: pd.Series) -> pd.Series:
+    return 100.0 * (s / s[0] - 1.0) if 0 in s.index and len(s) > 1 else pd.Series(dtype=float)
+
+
+def dichotomy(plt, df: pd.DataFrame):
+    """Fragile vs robust capabilities: % change from baseline vs pruning level, per model."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0), sharey=True)
+    for ax, (model, title) in zip(axes, MODELS.items(), strict=True):
+        for i, (task, label) in enumerate((FRAGILE | ROBUST).items()):
+            for source in _sources(df):
+                s = _rel(series(df, model, task, source=source))
+                if s.empty:
+                    continue
+                ax.plot(s.index, s.values, color=OKABE_ITO[i], markersize=3, linewidth=1.2,
+                        label=label if source == "paper" else None, **STYLE[source])
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_title(title)
+        ax.set_xlabel("MLP neurons pruned (%)")
+        ax.set_xticks([0, 10, 20, 30, 40, 50, 60])
+    axes[0].set_ylabel("change from unpruned model (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", title="fragile | robust", frameon=False)
+    fig.subplots_adjust(left=0.08, right=0.80, bottom=0.16, top=0.90, wspace=0.08)
+    return fig
+
+
+def mmlu_truthfulqa(plt, df: pd.DataFrame):
+    """MMLU vs TruthfulQA-MC2 over pruning levels, with Pearson r and p per model."""
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    for i, (model, name) in enumerate(MODELS.items()):
+        for source in _sources(df):
+            x = series(df, model, "mmlu", source=source)
+            y = series(df, model, "truthfulqa_mc2", source=source)
+            both = pd.concat([x, y], axis=1, join="inner")
+            if both.empty:
+                continue
+            c = correlation(df, "mmlu", "truthfulqa_mc2", [model], source)
+            stat = (f" r = {c['pearson_r']:.3f}, p = {c['pearson_p']:.3f}"
+                    if c["pearson_r"] is not None else "")
+            tag = "" if source == "paper" else " (reproduced)"
+            ax.scatter(both.iloc[:, 0], both.iloc[:, 1], color=OKABE_ITO[4 + i],
+                       marker=STYLE[source]["marker"], s=18, label=f"{name}{tag}:{stat}")
+            for lv, (xv, yv) in both.iterrows():
+                ax.annotate(f"{lv:g}%", (xv, yv), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlabel("MMLU accuracy (5-shot, acc)")
+    ax.set_ylabel("TruthfulQA-MC2 accuracy (acc)")
+    ax.legend(frameon=False, fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def efficiency(plt, df: pd.DataFrame):
+    """Energy per token, batch throughput and single-request latency vs pruning level."""
+    panels = [("joules_per_token_mean", WORKLOADS_B1 + WORKLOADS_B8, "J/token, mean of 6 workloads"),
+              ("throughput_mean", WORKLOADS_B8, "throughput (tokens/s), batch 8"),
+              ("ttlt_mean", WORKLOADS_B1, "latency (ms), batch 1")]
+    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.6))
+    for ax, (metric, workloads, title) in zip(axes, panels, strict=True):
+        for i, (model, name) in enumerate(MODELS.items()):
+            for source in _sources(df):
+                parts = [series(df, model, w, metric, "none", source=source) for w in workloads]
+                s = _rel(pd.concat(parts, axis=1, join="inner").mean(axis=1))
+                if s.empty:
+                    continue
+                ax.plot(s.index, s.values, color=OKABE_ITO[4 + i], markersize=3,
+                        label=name if source == "paper" else None, **STYLE[source])
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("MLP neurons pruned (%)")
+        ax.set_xticks([0, 20, 40, 60])
+    axes[0].set_ylabel("change from unpruned model (%)")
+    axes[0].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def neuron_selection(plt, df: pd.DataFrame):
+    """% change at 10% pruning per criterion: perplexities (log scale) and BoolQ accuracy."""
+    tasks = [("wikitext", "word_perplexity", "WikiText PPL"), ("lambada_openai", "perplexity", "Lambada PPL"),
+             ("boolq", "acc", "BoolQ acc")]
+    crits = ["maw", "vow", "pon"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(6.0, 2.6), gridspec_kw={"width_ratios": [2, 1]})
+    width = 0.8 / (len(crits) * len(_sources(df)))
+    for ax, chosen in ((ax1, tasks[:2]), (ax2, tasks[2:])):
+        for j, crit in enumerate(crits):
+            for k, source in enumerate(_sources(df)):
+                vals = []
+                for task, metric, _ in chosen:
+                    s = series(df, "llama-3.2-1b", task, metric, "none", source=source,
+                               criterion=crit, variant="fp16")
+                    vals.append(100 * (s[10] / s[0] - 1) if {0, 10} <= set(s.index) else float("nan"))
+                xs = [t + (j * len(_sources(df)) + k - 1) * width for t in range(len(chosen))]
+                ax.bar(xs, vals, width, color=OKABE_ITO[[2, 0, 5][j]], hatch="//" if k else None,
+                       label=crit.upper() + ("" if source == "paper" else " (reproduced)"))
+        ax.set_xticks(range(len(chosen)), [t[2] for t in chosen])
+        ax.axhline(0, color="black", linewidth=0.6)
+    ax1.set_yscale("log")
+    ax1.set_ylabel("perplexity increase (%)")
+    ax2.set_ylabel("accuracy change (%)")
+    ax1.legend(frameon=False, title="criterion (10% pruned, fp16)")
+    fig.tight_layout()
+    return fig
+
+
+def draw_all(df: pd.DataFrame, out: Path) -> list[Path]:
+    plt = _plt()
+    written = []
+    for name, draw in (("dichotomy", dichotomy), ("mmlu-truthfulqa", mmlu_truthfulqa),
+                       ("efficiency", efficiency), ("neuron-selection", neuron_selection)):
+        fig = draw(plt, df)
+        written += save(fig, out / name)
+        plt.close(fig)
+    return written
