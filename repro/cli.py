@@ -32,6 +32,16 @@ def available() -> dict[str, tuple[str, str]]:
     return {c: v for c, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
 
 
+def _setup_logging(quiet: bool) -> None:
+    """The kit's progress lines go to stderr with a [repro] prefix."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[repro] %(message)s"))
+    kit = logging.getLogger("repro")
+    kit.handlers[:] = [handler]
+    kit.setLevel(logging.WARNING if quiet else logging.INFO)
+    kit.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     cmds = available()
@@ -51,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"repro {ns.command}", description=cmds[ns.command][1])
     module.configure(sub)
     args = sub.parse_args(rest[1:])
-    logging.basicConfig(level=logging.WARNING if ns.quiet else logging.INFO,
-                        format="[repro] %(message)s", stream=sys.stderr)
+    _setup_logging(ns.quiet)
     try:
         return int(module.run(args) or 0)
     except ReproError as exc:

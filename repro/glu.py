@@ -46,11 +46,12 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList:
             candidates.append(get_decoder())
         except (AttributeError, NotImplementedError):
             pass
-    candidates += [getattr(model, "model", None), model]
+    candidates += [getattr(model, "model", None), getattr(model, "transformer", None), model]
     for owner in candidates:
-        layers = getattr(owner, "layers", None)
-        if isinstance(layers, nn.ModuleList) and len(layers) > 0:
-            return layers
+        for attr in ("layers", "h"):  # `h`: GPT-2 style stacks, found so they can be refused
+            layers = getattr(owner, attr, None)
+            if isinstance(layers, nn.ModuleList) and len(layers) > 0:
+                return layers
     raise ReproError(f"{_name(model)}: no decoder layer list (`model.layers`) found; "
                      "only decoder-only causal LMs with GLU MLPs can be pruned")
 

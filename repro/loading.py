@@ -73,9 +73,17 @@ def _hub_error(model: str, exc: BaseException) -> ReproError | None:
     return None
 
 
+def _quiet_hub() -> None:
+    """The Hub client logs every retry; the final failure is reported as one line instead."""
+    from huggingface_hub.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+
 def load_config(model: str, *, revision: str | None = None, gguf_file: str | None = None):
     from transformers import AutoConfig
 
+    _quiet_hub()
     model, gguf_file = _split_gguf(model, gguf_file)
     try:
         return AutoConfig.from_pretrained(model, revision=revision, gguf_file=gguf_file,
@@ -116,6 +124,7 @@ def load(model: str, *, revision: str | None = None, gguf_file: str | None = Non
     """Return (model in eval mode, tokenizer, source record)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_hub()
     torch_dtype = resolve_dtype(dtype)
     path, gguf_file = _split_gguf(model, gguf_file)
     kwargs = dict(revision=revision, trust_remote_code=False)
