@@ -82,3 +82,102 @@ def efficiency(session: nox.Session) -> None:
     """Prefill, decode, throughput and energy per token for every model and level."""
     install(session, "run")
     repro(session, "efficiency", *session.posargs)
+
+
+# ---- the container image and the whole paper in one command (see Dockerfile, README) ----
+
+LOCK_FILE = "requirements/image-py311.lock"
+FULL_STAGES = ("preflight", "neuron-selection", "evaluate", "efficiency", "aggregate",
+               "tables", "claims")
+SHARDED_STAGES = ("neuron-selection", "evaluate", "efficiency")  # the GPU grid
+PAPER_MODELS = ("llama-3.2-1b", "llama-3.2-3b", "llama-3.2-1b-instruct")
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Regenerate the image's hashed lock file (requirements/image-py311.lock).
+
+    pyproject's base + `run` dependencies and nox, for Linux x86_64 and CPython 3.11 (the
+    image's Debian bookworm Python), whatever machine runs this."""
+    if not IN_IMAGE:
+        session.install("uv==0.13.8")
+    session.run("uv", "pip", "compile", "pyproject.toml", "requirements/image.in",
+                "--extra", "run", "--generate-hashes", "--python-version", "3.11",
+                "--python-platform", "x86_64-manylinux_2_28",
+                "--index-url", "https://pypi.org/simple",
+                "--custom-compile-command", "nox -s lock", "-o", LOCK_FILE, *session.posargs)
+
+
+@nox.session
+def preflight(session: nox.Session) -> None:
+    """Check GPU, driver, disk, HF token and datasets in seconds (posargs: --models ...)."""
+    install(session, "run")
+    repro(session, "preflight", *session.posargs)
+
+
+def _full_options(posargs: list[str]):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="nox -s full --")
+    p.add_argument("--models", nargs="+", default=list(PAPER_MODELS))
+    p.add_argument("--stages", nargs="+", default=list(FULL_STAGES), choices=FULL_STAGES)
+    p.add_argument("--shard", help="i/n: this machine's part of the grid (SLURM: see slurm/)")
+    p.add_argument("--out", default=os.environ.get("REPRO_OUT", "build/full"),
+                   help="results/, data/ and generated/ go here (in the image: /results)")
+    return p.parse_args(posargs)
+
+
+@nox.session
+def full(session: nox.Session) -> None:
+    """Every stage of the paper in order, resumable per cell; results on the mounted volume.
+
+    nox -s full -- [--models ...] [--stages ...] [--shard i/n] [--out DIR]. Preflight first; with --shard i/n (n > 1) only
+    the GPU grid runs, and aggregate/tables/claims run once after every shard finished."""
+    import shutil
+
+    o = _full_options(session.posargs)
+    install(session, "run")
+    out = os.path.abspath(o.out)
+    results, data, generated = (os.path.join(out, d) for d in ("results", "data", "generated"))
+    stages = [s for s in FULL_STAGES if s in o.stages]
+    if o.shard and not o.shard.endswith("/1"):
+        late = [s for s in stages if s not in SHARDED_STAGES + ("preflight",)]
+        stages = [s for s in stages if s not in late]
+        if late:
+            session.log(f"shard {o.shard}: {', '.join(late)} wait for every shard: then run "
+                        f"nox -s full -- --stages {' '.join(late)} --out {o.out}")
+    if "preflight" in stages and not any(s in SHARDED_STAGES for s in stages):
+        stages.remove("preflight")  # nothing heavy selected: no GPU or token needed
+
+    def accepts(stage: str, flag: str) -> bool:
+        text = session.run("python", "-m", "repro", stage, "--help", silent=True, log=False)
+        return flag in (text or "")
+
+    def grid(stage: str, models: list[str]) -> list[str]:
+        args = [stage, "--models", *models, "--results", results]
+        if o.shard:
+            if accepts(stage, "--shard"):
+                args += ["--shard", o.shard]
+            else:
+                session.error(f"`repro {stage}` has no --shard: run it without one")
+        return args
+
+    for stage in stages:
+        if stage == "preflight":
+            repro(session, "preflight", "--models", *o.models, "--results", out)
+        elif stage == "neuron-selection":
+            if "llama-3.2-1b" not in o.models:  # the paper's stage 00 is on the 1B only
+                session.log("neuron-selection: skipped (runs on llama-3.2-1b, not selected)")
+                continue
+            repro(session, *grid(stage, ["llama-3.2-1b"]))
+        elif stage in ("evaluate", "efficiency"):
+            repro(session, *grid(stage, list(o.models)))
+        elif stage == "aggregate":
+            repro(session, "aggregate", "--results", results,
+                  "--out", os.path.join(data, "reproduction"), "--run-id", "full")
+            # the published figures beside the reproduction, so tables and claims show both
+            shutil.copytree("data/published", os.path.join(data, "published"),
+                            dirs_exist_ok=True)
+        else:  # tables, claims
+            repro(session, stage, "--data", data, "--out", generated)
+    session.log(f"results, data and regenerated tables are in {out}")
