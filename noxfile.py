@@ -181,3 +181,34 @@ def full(session: nox.Session) -> None:
         else:  # tables, claims
             repro(session, stage, "--data", data, "--out", generated)
     session.log(f"results, data and regenerated tables are in {out}")
+
+
+@nox.session
+def tables(session: nox.Session) -> None:
+    """Every LaTeX table, figure and the claims report from data/ (no GPU, no torch):
+    nox -s tables [-- --data DIR --out DIR]."""
+    install(session)
+    repro(session, "tables", *(session.posargs or ["--data", "data", "--out", "paper/generated"]))
+
+
+@nox.session
+def claims(session: nox.Session) -> None:
+    """The claims report alone: every numeric claim of the paper against data/."""
+    install(session)
+    repro(session, "claims", *(session.posargs or ["--data", "data", "--out", "paper/generated"]))
+
+
+@nox.session
+def paper(session: nox.Session) -> None:
+    """Build paper/build/report.pdf from the regenerated tables (needs latexmk and pdflatex)."""
+    import shutil as _shutil
+
+    install(session)
+    repro(session, "tables", "--data", "data", "--out", "paper/generated")
+    if not (_shutil.which("latexmk") and _shutil.which("pdflatex")):
+        session.skip("no TeX installation (latexmk, pdflatex); tables are in paper/generated/. "
+                     "Install one, e.g. `paper/ci-compile.sh` (Debian texlive), and rerun")
+    session.chdir("paper")
+    session.run("latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error",
+                "-outdir=build", "report.tex", external=True)
+    session.log("report: paper/build/report.pdf")

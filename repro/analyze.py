@@ -57,17 +57,35 @@ def current(df: pd.DataFrame) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
+_INDEX: dict[int, tuple[pd.DataFrame, dict]] = {}
+
+
+def _cells(df: pd.DataFrame) -> dict:
+    """(model, task, metric, filter, source, variant) -> [(level, criterion, value)], built once
+    per frame: tables, figures and claims look up hundreds of series in the same frame."""
+    hit = _INDEX.get(id(df))
+    if hit is None or hit[0] is not df:
+        cells: dict = {}
+        cols = ["model", "task", "metric", "filter", "source", "variant", "level", "criterion", "value"]
+        for m, t, me, f, s, v, lv, c, val in df[cols].itertuples(index=False, name=None):
+            cells.setdefault((m, t, me, f, s, v), []).append((float(lv), c, float(val)))
+        _INDEX.clear()
+        _INDEX[id(df)] = hit = (df, cells)
+    return hit[1]
+
+
 def series(df: pd.DataFrame, model: str, task: str, metric: str | None = None,
            filt: str | None = None, *, source: str = "paper", criterion: str = "maw",
            variant: str = "") -> pd.Series:
     """Values by level for one model/task/metric; level 0 is the shared unpruned baseline."""
     if metric is None:
         metric, filt = metric_for(model, task)
-    sel = df[(df.model == model) & (df.task == task) & (df.metric == metric)
-             & (df["filter"] == (filt or "none")) & (df.source == source) & (df.variant == variant)
-             & ((df.criterion == criterion) | (df.level == 0))]
-    sel = sel.sort_values(["level", "criterion"]).drop_duplicates("level", keep="first")
-    return pd.Series(sel.value.to_numpy(), index=sel.level.to_numpy(), name=task, dtype=float)
+    rows = _cells(df).get((model, task, metric, filt or "none", source, variant), [])
+    by_level: dict[float, float] = {}
+    for lv, crit, val in sorted(rows):  # level 0: the first criterion in sort order wins
+        if (crit == criterion or lv == 0) and lv not in by_level:
+            by_level[lv] = val
+    return pd.Series(list(by_level.values()), index=list(by_level), name=task, dtype=float)
 
 
 def relative_change(df: pd.DataFrame) -> pd.DataFrame:

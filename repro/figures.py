@@ -13,7 +13,8 @@ import pandas as pd
 
 from repro.analyze import correlation, series
 
-OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+# Okabe-Ito, without its yellow (too faint for thin lines on white)
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 MODELS = {"llama-3.2-1b": "Llama-3.2-1B", "llama-3.2-3b": "Llama-3.2-3B"}
 FRAGILE = {"mmlu": "MMLU", "gsm8k": "GSM8K", "arc_challenge": "ARC-C", "hellaswag": "HellaSwag"}
 ROBUST = {"ifeval": "IFEval", "leaderboard_musr": "MUSR", "truthfulqa_mc2": "TruthfulQA-MC2"}
@@ -64,16 +65,21 @@ def dichotomy(plt, df: pd.DataFrame):
                 s = _rel(series(df, model, task, source=source))
                 if s.empty:
                     continue
-                ax.plot(s.index, s.values, color=OKABE_ITO[i], markersize=3, linewidth=1.2,
-                        label=label if source == "paper" else None, **STYLE[source])
+                kind = "fragile" if task in FRAGILE else "robust"
+                ax.plot(s.index, s.values, color=OKABE_ITO[i], markersize=3,
+                        linewidth=1.0 if kind == "fragile" else 1.8,
+                        label=f"{label} ({kind})" if source == "paper" else None, **STYLE[source])
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_title(title)
         ax.set_xlabel("MLP neurons pruned (%)")
         ax.set_xticks([0, 10, 20, 30, 40, 50, 60])
     axes[0].set_ylabel("change from unpruned model (%)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", title="fragile | robust", frameon=False)
-    fig.subplots_adjust(left=0.08, right=0.80, bottom=0.16, top=0.90, wspace=0.08)
+    if "reproduction" in _sources(df):
+        handles += [plt.Line2D([], [], color="grey", **STYLE[s]) for s in ("paper", "reproduction")]
+        labels += ["published", "reproduced"]
+    fig.legend(handles, labels, loc="center right", frameon=False)
+    fig.subplots_adjust(left=0.08, right=0.76, bottom=0.16, top=0.90, wspace=0.08)
     return fig
 
 
@@ -91,7 +97,7 @@ def mmlu_truthfulqa(plt, df: pd.DataFrame):
             stat = (f" r = {c['pearson_r']:.3f}, p = {c['pearson_p']:.3f}"
                     if c["pearson_r"] is not None else "")
             tag = "" if source == "paper" else " (reproduced)"
-            ax.scatter(both.iloc[:, 0], both.iloc[:, 1], color=OKABE_ITO[4 + i],
+            ax.scatter(both.iloc[:, 0], both.iloc[:, 1], color=OKABE_ITO[3 + i],
                        marker=STYLE[source]["marker"], s=18, label=f"{name}{tag}:{stat}")
             for lv, (xv, yv) in both.iterrows():
                 ax.annotate(f"{lv:g}%", (xv, yv), fontsize=6, xytext=(3, 2), textcoords="offset points")
@@ -115,7 +121,7 @@ def efficiency(plt, df: pd.DataFrame):
                 s = _rel(pd.concat(parts, axis=1, join="inner").mean(axis=1))
                 if s.empty:
                     continue
-                ax.plot(s.index, s.values, color=OKABE_ITO[4 + i], markersize=3,
+                ax.plot(s.index, s.values, color=OKABE_ITO[3 + i], markersize=3,
                         label=name if source == "paper" else None, **STYLE[source])
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_title(title, fontsize=8)
@@ -143,7 +149,7 @@ def neuron_selection(plt, df: pd.DataFrame):
                                criterion=crit, variant="fp16")
                     vals.append(100 * (s[10] / s[0] - 1) if {0, 10} <= set(s.index) else float("nan"))
                 xs = [t + (j * len(_sources(df)) + k - 1) * width for t in range(len(chosen))]
-                ax.bar(xs, vals, width, color=OKABE_ITO[[2, 0, 5][j]], hatch="//" if k else None,
+                ax.bar(xs, vals, width, color=OKABE_ITO[[2, 0, 4][j]], hatch="//" if k else None,
                        label=crit.upper() + ("" if source == "paper" else " (reproduced)"))
         ax.set_xticks(range(len(chosen)), [t[2] for t in chosen])
         ax.axhline(0, color="black", linewidth=0.6)

@@ -77,7 +77,10 @@ def fmt_value(v: float, metric: str) -> str:
 
 
 def fmt_change(v: float, base: float) -> str:
-    return "" if base in (0, None) or v != v else f"{100.0 * (v / base - 1.0):+.1f}%"
+    if base in (0, None) or v != v or base != base:
+        return ""
+    s = f"{100.0 * (v / base - 1.0):+.1f}%"
+    return "0.0%" if s in ("+0.0%", "-0.0%") else s
 
 
 def fmt_diff(rep: float, pub: float, metric: str) -> str:
