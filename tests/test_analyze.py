@@ -1,0 +1,61 @@
+"""Relative changes, correlations and the metric map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repro.analyze import correlation, metric_for, metrics_config, relative_change
+from repro.schema import load_dir
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.fixture(scope="module")
+def df():
+    return load_dir(DATA)
+
+
+@pytest.mark.parametrize("models,r,p", [
+    (["llama-3.2-3b"], -0.864, 0.012),
+    (["llama-3.2-1b"], -0.676, 0.096),
+    (["llama-3.2-1b", "llama-3.2-3b"], -0.627, 0.0165),
+])
+def test_mmlu_truthfulqa_correlation(df, models, r, p):
+    c = correlation(df, "mmlu", "truthfulqa_mc2", models)
+    assert c["n"] == 7 * len(models)
+    assert c["pearson_r"] == pytest.approx(r, abs=5e-4)
+    assert c["pearson_p"] == pytest.approx(p, abs=5e-4)
+    assert -1 <= c["spearman_rho"] <= 1
+
+
+def test_relative_change(df):
+    rc = relative_change(df[df.unit == ""])
+    row = rc[(rc.model == "llama-3.2-1b") & (rc.task == "ifeval") & (rc.level == 30)
+             & (rc.metric == "prompt_level_strict_acc")]
+    assert row.rel_change_pct.iloc[0] == pytest.approx(75.0, abs=0.05)
+    assert row.baseline.iloc[0] == 0.1035
+
+
+def test_metric_map_covers_the_data(df):
+    cfg = metrics_config()
+    for name, table in cfg["tables"].items():
+        for model in table["models"]:
+            for task in table["tasks"]:
+                metric, filt = metric_for(model, task, name)
+                sel = df[(df.model == model) & (df.task == task) & (df.metric == metric)
+                         & (df["filter"] == filt) & (df.variant == table.get("variant", ""))]
+                assert not sel.empty, (name, model, task, metric, filt)
+    for model in cfg["efficiency"]["models"]:
+        for w in cfg["efficiency"]["workloads"]:
+            for fig in cfg["efficiency"]["figures"]:
+                if fig.startswith("ttlt") and w.endswith("_b8"):
+                    continue  # batch-8 workloads have no latency figures
+                assert ((df.model == model) & (df.task == w) & (df.metric == fig)).any()
+
+
+def test_piqa_metric_differs_per_model_as_the_paper_tables_do():
+    assert metric_for("llama-3.2-1b", "piqa") == ("acc", "none")
+    assert metric_for("llama-3.2-3b", "piqa") == ("acc_norm", "none")
+    assert metric_for("llama-3.2-1b", "gsm8k") == ("exact_match", "flexible-extract")
