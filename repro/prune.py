@@ -187,7 +187,7 @@ def apply_kept(model: nn.Module, kept: list[Tensor]) -> nn.Module:
             if lin.bias is not None:
                 _set_weight(lin, "bias", lin.bias.index_select(0, idx))
             lin.out_features = k
-        _set_weight(m.down, "weight", m.down.weight.index_select(1, idx))
+        _set_weight(m.down, "weight", m.down.weight[:, idx])  # faster than index_select(1, .)
         m.down.in_features = k
         if isinstance(getattr(m.mlp, "intermediate_size", None), int):
             m.mlp.intermediate_size = k
