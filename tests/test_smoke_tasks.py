@@ -1,0 +1,68 @@
+"""The smoke profile's local lm-eval tasks and offline helpers (no model weights needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from repro import smoke, tasks
+
+
+def test_mc_docs_are_well_formed():
+    docs = tasks._mc_docs()
+    assert len(docs) >= 30
+    for d in docs:
+        assert len(set(d["choices"])) == 4 and 0 <= d["label"] < 4, d
+    cap = docs[0]
+    assert cap["choices"][cap["label"]] == "Paris"
+
+
+def test_gen_answers_are_sums():
+    shots, test = tasks._gen_docs()
+    assert len(shots) == 3 and len(test) >= 10
+    for d in shots + test:
+        a, b = (int(x) for x in d["question"].removeprefix("What is ").rstrip("?").split(" plus "))
+        assert d["answer"] == str(a + b)
+
+
+def test_ifeval_instructions_are_lm_evals():
+    from lm_eval.tasks.ifeval import instructions_registry
+
+    for d in tasks._ifeval_docs():
+        for i in d["instruction_id_list"]:
+            assert i in instructions_registry.INSTRUCTION_DICT, i
+
+
+def test_build_writes_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tasks.build(tmp_path / "t" / "v1")
+    assert sorted(p.name for p in root.glob("*.yaml")) == [
+        "smoke_gen.yaml", "smoke_ifeval.yaml", "smoke_mc.yaml", "smoke_ppl.yaml"]
+    for y in root.glob("*.yaml"):
+        for line in y.read_text().splitlines():
+            if line.strip().endswith('.jsonl"'):
+                path = json.loads(line.split(": ", 1)[1])
+                assert path.startswith("/") and (root / "data" / path.rsplit("/", 1)[1]).is_file()
+    ppl = [json.loads(x) for x in (root / "data" / "smoke_ppl.jsonl").read_text().splitlines()]
+    assert sum(len(d["page"]) for d in ppl) > 3000  # stdlib docstrings, present in any Python
+    assert tasks.calibration_text() and tasks.calibration_text()[:200] not in "".join(
+        d["page"] for d in ppl)
+
+
+@pytest.mark.integration
+def test_lm_eval_finds_the_tasks(tmp_path):
+    from lm_eval.tasks import TaskManager
+
+    root = tasks.build(tmp_path / "v1")
+    tm = TaskManager(include_path=str(root), include_defaults=False)
+    assert {"smoke_mc", "smoke_ppl", "smoke_gen", "smoke_ifeval"} <= set(tm.all_tasks)
+
+
+def test_nltk_stub(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_CACHE", str(tmp_path))
+    root = smoke.nltk_stub()
+    eng = root / "tokenizers" / "punkt_tab" / "english"
+    assert (eng / "collocations.tab").exists() and (root / smoke.STUB_MARKER).exists()
+    monkeypatch.setenv("NLTK_DATA", str(root))
+    assert smoke.is_stub_active()
