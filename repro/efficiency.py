@@ -117,6 +117,11 @@ def validate_config(cfg: dict, where: str) -> dict:
         lo, hi = w["synthetic_prompt_tokens"]
         if not 1 <= lo <= hi:
             raise ReproError(f"{where}: paper workload '{name}': synthetic_prompt_tokens [lo, hi]")
+    for name, w in p["workloads"].items():
+        if w["num_prompts"] <= max(p["batch_sizes"]):
+            raise ReproError(f"{where}: paper workload '{name}': num_prompts {w['num_prompts']} leaves "
+                             f"no measured call after the warm-up at batch {max(p['batch_sizes'])}; "
+                             "use more prompts than the largest batch size")
     if p["padding_side"] != "left":
         raise ReproError(f"{where}: paper.padding_side must be 'left' (the paper's setting)")
     for a in cfg["alignment"]:
@@ -585,7 +590,7 @@ def run_paper_workload(bench: Bench, wl: Workload) -> dict:
 
 
 def _paper_summary(wl: Workload, runs: list[dict], bench: Bench) -> dict:
-    """Across seeds: the paper's mean/std (population std over runs, as np.std) under the
+    """Across seeds: the paper's mean/std (sample std over runs, as the published files) under the
     published metric names where the definition is the same, distinct names where it is not."""
     import numpy as np
 
@@ -595,12 +600,13 @@ def _paper_summary(wl: Workload, runs: list[dict], bench: Bench) -> dict:
         vals = [r[key] for r in runs]
         if any(v is None for v in vals):
             return
-        rows.append({"metric": f"{metric}_mean", "value": float(np.mean(vals)), "unit": unit})
-        rows.append({"metric": f"{metric}_std", "value": float(np.std(vals)), "unit": unit})
         m = float(np.mean(vals))
-        if len(vals) > 1 and m:
-            rows.append({"metric": f"{metric}_cv", "value": float(np.std(vals, ddof=1)) / m,
-                         "unit": "ratio"})
+        rows.append({"metric": f"{metric}_mean", "value": m, "unit": unit})
+        if len(vals) > 1:  # sample std over runs, as the published *_std (ddof=1)
+            sd = float(np.std(vals, ddof=1))
+            rows.append({"metric": f"{metric}_std", "value": sd, "unit": unit})
+            if m:
+                rows.append({"metric": f"{metric}_cv", "value": sd / m, "unit": "ratio"})
 
     # same definitions as the published ones (whole-call ms at batch 1, padded token counts)
     agg("call_ms_mean", "ttlt" if wl.batch_size == 1 else "batch_time", "ms")

@@ -280,3 +280,29 @@ def test_output_length_breakdown():
     assert out["ttlt_change_from_output_length_ms"] == pytest.approx(300.0)
     assert out["ttlt_change_from_per_token_time_ms"] == pytest.approx(-20.0)
     assert out["ttlt_change_share_from_output_length"] == pytest.approx(300 / 280)
+
+
+def test_prompt_source_falls_back_to_synthetic_offline_and_says_so(monkeypatch):
+    cfg = eff.load_config()
+
+    def offline(w, seed):
+        raise ConnectionError("Couldn't reach the Hub (offline)")
+
+    monkeypatch.setattr(eff, "dataset_prompts", offline)
+    assert eff.resolve_prompt_source("auto", cfg, toy_tokenizer()) == "synthetic"
+    assert eff.resolve_prompt_source("synthetic", cfg, toy_tokenizer()) == "synthetic"
+    with pytest.raises(ReproError, match="cannot be loaded"):
+        eff.resolve_prompt_source("datasets", cfg, toy_tokenizer())
+    monkeypatch.setattr(eff, "dataset_prompts", lambda w, seed: ["a prompt"])
+    assert eff.resolve_prompt_source("auto", cfg, toy_tokenizer()) == "datasets"
+    assert eff.resolve_prompt_source("auto", cfg, None) == "synthetic"  # random weights
+
+
+def test_plan_skips_aligned_widths_equal_to_unaligned():
+    cfg = eff.load_config()
+    wls = [w for w in eff.workloads(cfg) if w.name == "prefill_p128_b1"]
+    grid = eff.plan("llama-3.2-1b", "maw", [0, 40, 50], ["unaligned", "align64", "align128"], wls,
+                    variant_kw={}, prompt_source="synthetic", width=8192)
+    got = {(g.cell.level, g.cell.variant) for g in grid}
+    # 8192 at 0% and 4096 at 50% are already multiples of 128: no aligned variant
+    assert got == {(0.0, ""), (40.0, ""), (40.0, "align64"), (40.0, "align128"), (50.0, "")}

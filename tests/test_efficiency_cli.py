@@ -8,7 +8,7 @@ from test_efficiency import small_config
 
 from repro import efficiency as eff
 from repro.cli import main
-from repro.schema import validate
+from repro.schema import read_csv, validate
 from repro.toy import toy_model, toy_tokenizer
 
 
@@ -65,6 +65,12 @@ def test_cpu_run_writes_cells_resumes_and_aggregates(tmp_path, toy_dir, capsys):
     assert (df.source == "reproduction").all() and (df.run_id == "test-run").all()
     br = df[df.metric == "ttlt_change_from_output_length_ms"]
     assert set(br["task"]) == {"hellaswag_latency_b1", "mmlu_latency_b1", "ifeval_latency_b1"}
+
+    # the aggregate stage picks the efficiency cells up into the run's tidy CSV
+    assert main(["aggregate", "--results", str(results), "--out", str(tmp_path / "data"),
+                 "--run-id", "test-run"]) == 0
+    csv = read_csv(tmp_path / "data" / "test-run.csv")
+    assert len(csv) == len(df) and set(csv["unit"]) >= {"ms", "tokens/s", "ratio"}
 
 
 def test_dry_run_lists_cells_without_loading(tmp_path, toy_dir, capsys):
