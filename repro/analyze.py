@@ -80,7 +80,11 @@ def series(df: pd.DataFrame, model: str, task: str, metric: str | None = None,
     """Values by level for one model/task/metric; level 0 is the shared unpruned baseline."""
     if metric is None:
         metric, filt = metric_for(model, task)
-    rows = _cells(df).get((model, task, metric, filt or "none", source, variant), [])
+    cells = _cells(df)
+    rows = cells.get((model, task, metric, filt or "none", source, variant), [])
+    if not rows and source == "reproduction":  # same quantity, measured differently (metrics.yaml)
+        alias = metrics_config()["efficiency"].get("reproduction_aliases", {}).get(metric)
+        rows = cells.get((model, task, alias, filt or "none", source, variant), []) if alias else []
     by_level: dict[float, float] = {}
     for lv, crit, val in sorted(rows):  # level 0: the first criterion in sort order wins
         if (crit == criterion or lv == 0) and lv not in by_level:
@@ -98,10 +102,26 @@ def relative_change(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str = "paper") -> dict:
-    """Pearson and Spearman correlation of two tasks' paper metrics over levels (pooled over models)."""
-    from scipy import stats  # scipy's import is slow; only the stages that correlate pay for it
+def _pearson(x: list[float], y: list[float]) -> tuple[float, float]:
+    """Pearson r and its two-sided p-value, as scipy.stats.pearsonr computes them (the exact
+    null distribution of r is a beta distribution); scipy.stats itself is a 1-2 s import."""
+    import numpy as np
+    from scipy.special import betainc
 
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    xm, ym = xa - xa.mean(), ya - ya.mean()
+    denom = float(np.sqrt((xm @ xm) * (ym @ ym)))
+    if denom == 0.0:
+        return math.nan, math.nan
+    r = max(-1.0, min(1.0, float(xm @ ym) / denom))
+    dof = len(xa) - 2
+    p = 0.0 if abs(r) == 1.0 else float(betainc(dof / 2, 0.5, dof / (dof + r * r * dof / (1 - r * r))))
+    return r, p
+
+
+def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str = "paper") -> dict:
+    """Pearson and Spearman correlation (with p-values) of two tasks' paper metrics over levels,
+    pooled over the models given."""
     xs, ys = [], []
     for model in models:
         pair = pd.concat([series(df, model, x, source=source), series(df, model, y, source=source)],
@@ -111,9 +131,10 @@ def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str
     out = {"x": x, "y": y, "models": list(models), "source": source, "n": len(xs)}
     if len(xs) < 3:
         return out | {"pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
-    r, p = stats.pearsonr(xs, ys)
-    rho, sp = stats.spearmanr(xs, ys)
-    clean = lambda v: None if v is None or math.isnan(v) else float(v)  # noqa: E731
+    r, p = _pearson(xs, ys)
+    # Spearman = Pearson on average ranks (ties shared), with the same t-based p-value as scipy
+    rho, sp = _pearson(pd.Series(xs).rank().tolist(), pd.Series(ys).rank().tolist())
+    clean = lambda v: None if math.isnan(v) else float(v)  # noqa: E731
     return out | {"pearson_r": clean(r), "pearson_p": clean(p), "spearman_rho": clean(rho),
                   "spearman_p": clean(sp)}
 

@@ -23,20 +23,28 @@ WORKLOADS_B1 = ["hellaswag_latency_b1", "mmlu_latency_b1", "ifeval_latency_b1"]
 WORKLOADS_B8 = ["hellaswag_throughput_b8", "mmlu_throughput_b8", "ifeval_throughput_b8"]
 
 
-def _plt():
-    import matplotlib
+class _Figures:
+    """What the figures need from matplotlib, without pyplot (a slow import and global state)."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def __init__(self):
+        import matplotlib
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
 
-    matplotlib.rcdefaults()
-    plt.rcParams.update({
-        "svg.hashsalt": "repro", "font.family": "DejaVu Sans", "font.size": 8,
-        "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "axes.grid": True,
-        "grid.alpha": 0.3, "figure.dpi": 100, "savefig.dpi": 150, "pdf.compression": 6,
-        "path.simplify": False, "axes.spines.top": False, "axes.spines.right": False,
-    })
-    return plt
+        self.Figure, self.Line2D = Figure, Line2D
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update({
+            "svg.hashsalt": "repro", "font.family": "DejaVu Sans", "font.size": 8,
+            "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "axes.grid": True,
+            "grid.alpha": 0.3, "figure.dpi": 100, "savefig.dpi": 150, "pdf.compression": 6,
+            "path.simplify": False, "axes.spines.top": False, "axes.spines.right": False,
+        })
+
+    def subplots(self, nrows=1, ncols=1, figsize=None, adjust=None, **kw):
+        # fixed margins instead of tight_layout, which would draw every figure once more
+        fig = self.Figure(figsize=figsize)
+        fig.subplots_adjust(**(adjust or {}))
+        return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def save(fig, path: Path) -> list[Path]:
@@ -58,7 +66,9 @@ def _rel(s: pd.Series) -> pd.Series:
 
 def dichotomy(plt, df: pd.DataFrame):
     """Fragile vs robust capabilities: % change from baseline vs pruning level, per model."""
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0), sharey=True,
+                             adjust={"left": 0.08, "right": 0.76, "bottom": 0.16, "top": 0.90,
+                                     "wspace": 0.08})
     for ax, (model, title) in zip(axes, MODELS.items(), strict=True):
         for i, (task, label) in enumerate((FRAGILE | ROBUST).items()):
             for source in _sources(df):
@@ -79,13 +89,13 @@ def dichotomy(plt, df: pd.DataFrame):
         handles += [plt.Line2D([], [], color="grey", **STYLE[s]) for s in ("paper", "reproduction")]
         labels += ["published", "reproduced"]
     fig.legend(handles, labels, loc="center right", frameon=False)
-    fig.subplots_adjust(left=0.08, right=0.76, bottom=0.16, top=0.90, wspace=0.08)
     return fig
 
 
 def mmlu_truthfulqa(plt, df: pd.DataFrame):
     """MMLU vs TruthfulQA-MC2 over pruning levels, with Pearson r and p per model."""
-    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    fig, ax = plt.subplots(figsize=(4.2, 3.2),
+                           adjust={"left": 0.14, "right": 0.97, "bottom": 0.13, "top": 0.97})
     for i, (model, name) in enumerate(MODELS.items()):
         for source in _sources(df):
             x = series(df, model, "mmlu", source=source)
@@ -104,7 +114,6 @@ def mmlu_truthfulqa(plt, df: pd.DataFrame):
     ax.set_xlabel("MMLU accuracy (5-shot, acc)")
     ax.set_ylabel("TruthfulQA-MC2 accuracy (acc)")
     ax.legend(frameon=False, fontsize=7, loc="upper right")
-    fig.tight_layout()
     return fig
 
 
@@ -112,8 +121,10 @@ def efficiency(plt, df: pd.DataFrame):
     """Energy per token, batch throughput and single-request latency vs pruning level."""
     panels = [("joules_per_token_mean", WORKLOADS_B1 + WORKLOADS_B8, "J/token, mean of 6 workloads"),
               ("throughput_mean", WORKLOADS_B8, "throughput (tokens/s), batch 8"),
-              ("ttlt_mean", WORKLOADS_B1, "latency (ms), batch 1")]
-    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.6))
+              ("ttlt_mean", WORKLOADS_B1, "latency (ms), batch 1, whole generate()")]
+    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.6),
+                             adjust={"left": 0.08, "right": 0.99, "bottom": 0.17, "top": 0.90,
+                                     "wspace": 0.3})
     for ax, (metric, workloads, title) in zip(axes, panels, strict=True):
         for i, (model, name) in enumerate(MODELS.items()):
             for source in _sources(df):
@@ -129,7 +140,6 @@ def efficiency(plt, df: pd.DataFrame):
         ax.set_xticks([0, 20, 40, 60])
     axes[0].set_ylabel("change from unpruned model (%)")
     axes[0].legend(frameon=False)
-    fig.tight_layout()
     return fig
 
 
@@ -138,7 +148,9 @@ def neuron_selection(plt, df: pd.DataFrame):
     tasks = [("wikitext", "word_perplexity", "WikiText PPL"), ("lambada_openai", "perplexity", "Lambada PPL"),
              ("boolq", "acc", "BoolQ acc")]
     crits = ["maw", "vow", "pon"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(6.0, 2.6), gridspec_kw={"width_ratios": [2, 1]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(6.0, 2.6), gridspec_kw={"width_ratios": [2, 1]},
+                                   adjust={"left": 0.1, "right": 0.98, "bottom": 0.12,
+                                           "top": 0.95, "wspace": 0.35})
     width = 0.8 / (len(crits) * len(_sources(df)))
     for ax, chosen in ((ax1, tasks[:2]), (ax2, tasks[2:])):
         for j, crit in enumerate(crits):
@@ -157,16 +169,14 @@ def neuron_selection(plt, df: pd.DataFrame):
     ax1.set_ylabel("perplexity increase (%)")
     ax2.set_ylabel("accuracy change (%)")
     ax1.legend(frameon=False, title="criterion (10% pruned, fp16)")
-    fig.tight_layout()
     return fig
 
 
 def draw_all(df: pd.DataFrame, out: Path) -> list[Path]:
-    plt = _plt()
+    plt = _Figures()
     written = []
     for name, draw in (("dichotomy", dichotomy), ("mmlu-truthfulqa", mmlu_truthfulqa),
                        ("efficiency", efficiency), ("neuron-selection", neuron_selection)):
         fig = draw(plt, df)
         written += save(fig, out / name)
-        plt.close(fig)
     return written

@@ -59,3 +59,20 @@ def test_piqa_metric_differs_per_model_as_the_paper_tables_do():
     assert metric_for("llama-3.2-1b", "piqa") == ("acc", "none")
     assert metric_for("llama-3.2-3b", "piqa") == ("acc_norm", "none")
     assert metric_for("llama-3.2-1b", "gsm8k") == ("exact_match", "flexible-extract")
+
+
+def test_correlation_matches_scipy_stats_with_ties():
+    # the kit computes r, rho and their p-values without importing scipy.stats (slow import)
+    import pandas as pd
+    from scipy import stats
+
+    from repro.analyze import _pearson
+
+    x = [0.31, 0.25, 0.27, 0.26, 0.27, 0.26, 0.26, 0.56, 0.43, 0.29]
+    y = [0.38, 0.40, 0.42, 0.43, 0.43, 0.43, 0.47, 0.39, 0.38, 0.43]
+    r, p = _pearson(x, y)
+    ref = stats.pearsonr(x, y)
+    assert (r, p) == pytest.approx((ref[0], ref[1]), abs=1e-12)
+    rho, sp = _pearson(pd.Series(x).rank().tolist(), pd.Series(y).rank().tolist())
+    ref = stats.spearmanr(x, y)
+    assert (rho, sp) == pytest.approx((ref[0], ref[1]), abs=1e-12)
