@@ -36,6 +36,7 @@ import copy
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -58,7 +59,8 @@ WIDTHS = ("unaligned", "align64", "align128")
 _KEYS = {
     "": {"version", "models", "criterion", "corrected", "idle", "alignment", "paper", "profiles",
          "shapes"},
-    "corrected": {"repetitions", "warmups", "seed", "prefill", "decode", "throughput"},
+    "corrected": {"repetitions", "warmups", "seed", "energy_block_seconds", "prefill", "decode",
+                  "throughput"},
     "corrected.prefill": {"prompt_tokens", "batch_size"},
     "corrected.decode": {"prompt_tokens", "new_tokens", "batch_size"},
     "corrected.throughput": {"prompt_tokens", "new_tokens", "batch_sizes"},
@@ -103,6 +105,8 @@ def validate_config(cfg: dict, where: str) -> dict:
         raise ReproError(f"{where}: corrected.repetitions must be an integer >= 5 (got {c['repetitions']})")
     if not (isinstance(c["warmups"], int) and c["warmups"] >= 1):
         raise ReproError(f"{where}: corrected.warmups must be an integer >= 1")
+    if not c["energy_block_seconds"] > 0:
+        raise ReproError(f"{where}: corrected.energy_block_seconds must be positive")
     if c["decode"]["new_tokens"] < 2 or c["throughput"]["new_tokens"] < 2:
         raise ReproError(f"{where}: new_tokens must be >= 2 (one from prefill, the rest decoded)")
     _check_keys("idle", cfg["idle"], where)
@@ -443,19 +447,29 @@ def run_generation_workload(bench: Bench, wl: Workload) -> dict:
         t0 = bench.clock()
         step()
         warm.append(bench.clock() - t0)
-    idle = _idle(bench, sorted(warm)[len(warm) // 2] * c["repetitions"])
+    # latency: one request per repetition, nothing but the device sync around it
     _peak_memory_reset(bench.device)
-    pre, dec, readings, tokens = [], [], [], []
+    pre, dec, tokens = [], [], []
     for _ in range(c["repetitions"]):
-        reading, (t_pre, t_dec, toks) = bench.meter.region(step)
+        t_pre, t_dec, toks = step()
         if toks.shape != (wl.batch_size, wl.new_tokens):
             raise RuntimeError(f"generated {tuple(toks.shape)} tokens, expected "
                                f"{(wl.batch_size, wl.new_tokens)}")
         pre.append(t_pre)
         dec.append(t_dec)
-        readings.append(reading)
         tokens.append(int(toks.numel()))
     peak = _peak_memory_gb(bench.device)
+    # energy: NVML's counter moves in steps of tens of ms, so it is read around blocks of
+    # back-to-back requests lasting >= energy_block_seconds; idle is measured just before,
+    # for as long as the blocks are expected to take
+    per_request_s = sorted(a + b for a, b in zip(pre, dec, strict=True))[len(pre) // 2]
+    block = max(1, math.ceil(c["energy_block_seconds"] / max(per_request_s, 1e-9)))
+    idle, readings = bench.meter.idle(0.0), []
+    if bench.meter.available:
+        idle = _idle(bench, per_request_s * block * c["repetitions"])
+        for _ in range(c["repetitions"]):
+            reading, _ = bench.meter.region(lambda: [step() for _ in range(block)])
+            readings.append(reading)
 
     n_tok = wl.batch_size * wl.new_tokens      # every one real: fixed length, no padding, no EOS stop
     total = [a + b for a, b in zip(pre, dec, strict=True)]
@@ -481,21 +495,22 @@ def run_generation_workload(bench: Bench, wl: Workload) -> dict:
     net = [net_energy_j(r, idle) for r in readings]
     net_ok = _measured(net)
     if net_ok:
+        per_call = [j / block for j in net_ok]     # one call = batch_size requests
         requests = wl.batch_size
         if wl.kind == "prefill":
-            add("energy_j_per_request", "J/request", [j / requests for j in net_ok])
+            add("energy_j_per_request", "J/request", [j / requests for j in per_call])
             add("energy_j_per_prompt_token", "J/token",
-                [j / (requests * wl.prompt_tokens) for j in net_ok])
+                [j / (requests * wl.prompt_tokens) for j in per_call])
         else:
-            add("energy_j_per_token", "J/token", [per_unit(j, n_tok) for j in net_ok])
-            add("energy_j_per_request", "J/request", [j / requests for j in net_ok])
+            add("energy_j_per_token", "J/token", [per_unit(j, n_tok) for j in per_call])
+            add("energy_j_per_request", "J/request", [j / requests for j in per_call])
     rows += _common_rows(readings, idle, peak, c["repetitions"])
     return {
         "samples": {"prefill_s": pre, "decode_s": dec, "warmup_s": warm, "tokens_per_rep": tokens},
         "stats": stats,
         "energy": {"measured": net_ok is not None, "not_measured_reason": bench.meter.reason,
-                   "idle": idle.to_dict(), "readings": [r.to_dict() for r in readings],
-                   "net_j": net},
+                   "idle": idle.to_dict(), "calls_per_block": block,
+                   "readings": [r.to_dict() for r in readings], "net_j_per_block": net},
         "tokens": {"new_tokens_per_rep": n_tok, "prompt_tokens": wl.prompt_tokens,
                    "counted": "batch x new_tokens (fixed length, no padding, no early stop)"},
         "peak_memory_gb": peak,
@@ -516,7 +531,7 @@ def run_paper_workload(bench: Bench, wl: Workload) -> dict:
     synchronised; energy over the measured calls only (and, for comparison, the whole run)."""
     import torch
 
-    from repro.energy import net_energy_j, per_unit
+    from repro.energy import Reading, net_energy_j, per_unit
     from repro.timing import warmup_count
 
     p = bench.cfg["paper"]
@@ -537,37 +552,31 @@ def run_paper_workload(bench: Bench, wl: Workload) -> dict:
                                             max_new_tokens=wl.new_tokens, do_sample=False,
                                             pad_token_id=pad)
 
-        idle = None
-        for i, rows in enumerate(batches):
-            trunc = p["truncation"] if wl.batch_size > 1 else None
-            ids, mask = left_pad(rows, pad, trunc)
-            ids, mask = ids.to(bench.device), mask.to(bench.device)
-            if i < n_warm:
-                s, _ = bench.timer.time(lambda ids=ids, mask=mask: call(ids, mask))
-                warm_s.append(s)
-                continue
-            if idle is None:  # after the warm-ups, just before the first measured call
-                idle = _idle(bench, sum(warm_s) / len(warm_s) * (len(batches) - n_warm))
-            reading, (s, out) = bench.meter.region(
-                lambda ids=ids, mask=mask: bench.timer.time(lambda: call(ids, mask)))
-            new = out[:, ids.shape[1]:]
-            real = real_new_tokens(new, eos)
-            calls.append({"seconds": s, "rows": len(rows), "input_len": int(ids.shape[1]),
-                          "output_len": int(out.shape[1]), "real_tokens": sum(real),
-                          "paper_tokens": paper_new_tokens(out.shape[1], ids.shape[1], len(rows)),
-                          "raw_j": reading.raw_j, "window_s": reading.seconds,
-                          "power_w_mean": reading.power_w_mean, "sm_clock_mhz": reading.sm_clock_mhz})
+        def inputs(rows):  # tokenised already; padding is host work between calls, as the paper's
+            ids, mask = left_pad(rows, pad, p["truncation"] if wl.batch_size > 1 else None)
+            return ids.to(bench.device), mask.to(bench.device)
+
+        for rows in batches[:n_warm]:
+            ids, mask = inputs(rows)
+            warm_s.append(bench.timer.time(lambda ids=ids, mask=mask: call(ids, mask))[0])
+        # idle just before the measured calls, for about as long as they will take
+        idle = _idle(bench, sum(warm_s) / len(warm_s) * (len(batches) - n_warm))
+
+        def measured(todo=batches[n_warm:], calls=calls):
+            for rows in todo:
+                ids, mask = inputs(rows)
+                s, out = bench.timer.time(lambda ids=ids, mask=mask: call(ids, mask))
+                real = real_new_tokens(out[:, ids.shape[1]:], eos)
+                calls.append({"seconds": s, "rows": len(rows), "input_len": int(ids.shape[1]),
+                              "output_len": int(out.shape[1]), "real_tokens": sum(real),
+                              "paper_tokens": paper_new_tokens(out.shape[1], ids.shape[1], len(rows))})
+
+        reading, _ = bench.meter.region(measured)  # one window: the counter's steps matter less
         e_end, t_end = bench.meter.energy_j(), bench.clock()
-        if idle is None:
-            idle = bench.meter.idle(0.0)
         secs = sum(c["seconds"] for c in calls)
         real = sum(c["real_tokens"] for c in calls)
         counted = sum(c["paper_tokens"] for c in calls)
-        raw = _measured([c["raw_j"] for c in calls])
-        from repro.energy import Reading
-
-        net = (net_energy_j(Reading(raw_j=sum(raw), seconds=sum(c["window_s"] for c in calls)), idle)
-               if raw else None)
+        net = net_energy_j(reading, idle)
         whole = (net_energy_j(Reading(raw_j=e_end - e_start, seconds=t_end - t_start), idle)
                  if e_start is not None and e_end is not None else None)
         call_ms = [c["seconds"] * 1e3 for c in calls]
@@ -584,7 +593,7 @@ def run_paper_workload(bench: Bench, wl: Workload) -> dict:
             "net_j": net, "j_per_token_real": per_unit(net, real),
             "j_per_token_paper_count": per_unit(net, counted),
             "net_j_whole_run_incl_warmup_and_loading": whole, "idle": idle.to_dict(),
-            "calls": calls,
+            "reading": reading.to_dict(), "calls": calls,
         })
     return _paper_summary(wl, runs, bench)
 

@@ -19,7 +19,7 @@ from repro.toy import toy_model, toy_tokenizer
 def small_config(tmp_path, **corrected):
     """The shipped config with toy-sized workloads (the toy model has 256 positions)."""
     raw = yaml.safe_load(eff.CONFIG.read_text())
-    raw["corrected"].update(repetitions=5, warmups=1)
+    raw["corrected"].update(repetitions=5, warmups=1, energy_block_seconds=0.004)
     raw["corrected"]["prefill"]["prompt_tokens"] = [8, 16]
     raw["corrected"]["decode"].update(prompt_tokens=8, new_tokens=4)
     raw["corrected"]["throughput"].update(prompt_tokens=8, new_tokens=4, batch_sizes=[3])
@@ -227,11 +227,13 @@ def test_throughput_energy_per_real_token_with_fake_nvml(tmp_path):
     assert out["tokens"]["new_tokens_per_rep"] == 12
     n = r["throughput_tokens_per_s_median"]["value"]
     assert n == pytest.approx(12 / 0.002)  # two one-tick regions per request
-    net = out["energy"]["net_j"]
-    assert all(j > 0 for j in net)
-    assert r["energy_j_per_token_median"]["value"] == pytest.approx(sorted(net)[2] / 12)
+    # energy blocks: 4 ms / 2 ms per call = 2 back-to-back calls per reading
+    assert out["energy"]["calls_per_block"] == 2
+    net = out["energy"]["net_j_per_block"]
+    assert len(net) == 5 and all(j > 0 for j in net)
+    assert r["energy_j_per_token_median"]["value"] == pytest.approx(sorted(net)[2] / 2 / 12)
     assert r["energy_j_per_token_median"]["unit"] == "J/token"
-    assert r["energy_j_per_request_median"]["value"] == pytest.approx(sorted(net)[2] / 3)
+    assert r["energy_j_per_request_median"]["value"] == pytest.approx(sorted(net)[2] / 2 / 3)
     assert r["sm_clock_mhz_median"]["value"] == 1500
 
 
