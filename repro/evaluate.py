@@ -394,6 +394,27 @@ def dry_run(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: 
     return 0
 
 
+def prepare_nltk(plans: list[ModelPlan]) -> None:
+    """IFEval scoring needs nltk's punkt_tab. Local smoke tasks alone: the offline stand-in
+    (repro.smoke); the real ifeval: the real data, checked here before any weights load."""
+    from repro.smoke import is_stub_active, use_nltk_stub
+
+    names = {t.name for p in plans for t in p.tasks}
+    if "ifeval" in names:
+        try:
+            import nltk
+
+            nltk.data.find("tokenizers/punkt_tab/english/")
+            found = not is_stub_active()
+        except LookupError:
+            found = False
+        if not found:
+            raise ReproError("ifeval needs nltk's punkt_tab data (not the smoke stand-in): run "
+                             "`python -m nltk.downloader punkt_tab` or set NLTK_DATA to a folder holding it")
+    elif any(t.local for p in plans for t in p.tasks):
+        use_nltk_stub()
+
+
 def run(args: argparse.Namespace) -> int:
     cellio.parse_shard(args.shard)
     plans = make_plans(args)
@@ -401,9 +422,6 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run(plans, args.results, settings, args.shard)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if any(t.local for p in plans for t in p.tasks):
-        from repro.smoke import use_nltk_stub
-
-        use_nltk_stub()
+    prepare_nltk(plans)
     run_plans(plans, args.results, settings, args.shard)
     return 0

@@ -27,7 +27,7 @@ from pathlib import Path
 from repro import cells as cellio
 from repro import models, suites
 from repro.errors import ReproError
-from repro.evaluate import ModelPlan, add_grid_arguments, run_plans, settings_from
+from repro.evaluate import ModelPlan, add_grid_arguments, prepare_nltk, run_plans, settings_from
 
 CRITERIA = ["maw", "vow", "pon", "random", "activation"]
 LEVELS = [0.0, 10.0]
@@ -92,10 +92,7 @@ def run(args: argparse.Namespace) -> int:
         from repro.evaluate import dry_run
 
         return dry_run(plans, args.results, settings, args.shard)
-    if any(t.local for p in plans for t in p.tasks):
-        from repro.smoke import use_nltk_stub
-
-        use_nltk_stub()
+    prepare_nltk(plans)
     run_plans(plans, args.results, settings, args.shard)
     for p in plans:
         table = summary(p, args.results)

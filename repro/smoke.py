@@ -168,9 +168,15 @@ def _stage(name: str, argv: list[str], timings: dict[str, float]) -> None:
         raise ReproError(f"smoke stage '{name}' failed (exit {rc}); see the messages above")
 
 
-def pipeline(out: Path, published: Path, *, levels: list[str] | None = None) -> dict[str, float]:
+def pipeline(out: Path, published: Path, *, levels: list[str] | None = None,
+             threads: int | None = None) -> dict[str, float]:
     """Every stage on the smoke model; returns wall seconds per stage (also written to out)."""
     import importlib.util
+
+    import torch
+
+    if threads:  # on a shared, loaded machine 1 thread avoids OpenMP oversubscription stalls
+        torch.set_num_threads(threads)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -206,6 +212,10 @@ def pipeline(out: Path, published: Path, *, levels: list[str] | None = None) -> 
     timings["total"] = round(time.monotonic() - t_all, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "timings.json").write_text(json.dumps(timings, indent=1) + "\n")
+    import torch as _torch
+
+    timings["torch_threads"] = _torch.get_num_threads()
+    (out / "timings.json").write_text(json.dumps(timings, indent=1) + "\n")
     print("== smoke: wall time per stage (s)")
     for k, v in timings.items():
         print(f"   {k:<40} {'skipped' if v is None else v}")
@@ -221,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--published", type=Path, default=Path("data/published"),
                    help="published figures copied beside the smoke data for tables and claims")
     r.add_argument("--levels", nargs="+", help="a subset of the seven levels (default: all)")
+    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[repro] %(message)s", stream=sys.stderr)
     try:
@@ -228,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             print(ensure_model())
             print(nltk_stub())
         else:
-            pipeline(args.out, args.published, levels=args.levels)
+            pipeline(args.out, args.published, levels=args.levels, threads=args.threads)
     except ReproError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

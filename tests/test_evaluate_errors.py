@@ -63,3 +63,13 @@ def test_dry_run_lists_the_grid(capsys, tmp_path):
                  "--results", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 7 * 4 and all(x.startswith("pending") for x in lines)
+
+
+def test_real_ifeval_needs_real_punkt_tab(capsys, tmp_path, monkeypatch):
+    from repro import smoke
+
+    monkeypatch.setenv("REPRO_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_TOKEN", "hf_dummy")  # past the gate check; nothing is downloaded
+    monkeypatch.setenv("NLTK_DATA", str(smoke.nltk_stub()))
+    one_line_error(capsys, ["evaluate", "--models", "llama-3.2-1b", "--tasks", "ifeval",
+                            "--results", str(tmp_path)], "punkt_tab")

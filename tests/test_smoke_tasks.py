@@ -11,11 +11,12 @@ from repro import smoke, tasks
 
 def test_mc_docs_are_well_formed():
     docs = tasks._mc_docs()
-    assert len(docs) >= 30
+    assert len(docs) >= 20
     for d in docs:
         assert len(set(d["choices"])) == 4 and 0 <= d["label"] < 4, d
     cap = docs[0]
     assert cap["choices"][cap["label"]] == "Paris"
+    assert len({d["label"] for d in docs}) == 4  # the answer is not always in one place
 
 
 def test_gen_answers_are_sums():
@@ -45,7 +46,7 @@ def test_build_writes_absolute_paths(tmp_path, monkeypatch):
                 path = json.loads(line.split(": ", 1)[1])
                 assert path.startswith("/") and (root / "data" / path.rsplit("/", 1)[1]).is_file()
     ppl = [json.loads(x) for x in (root / "data" / "smoke_ppl.jsonl").read_text().splitlines()]
-    assert sum(len(d["page"]) for d in ppl) > 3000  # stdlib docstrings, present in any Python
+    assert sum(len(d["page"]) for d in ppl) > 2000  # stdlib docstrings, present in any Python
     assert tasks.calibration_text() and tasks.calibration_text()[:200] not in "".join(
         d["page"] for d in ppl)
 
