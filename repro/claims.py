@@ -98,16 +98,17 @@ def quantity(df: pd.DataFrame, q: dict, source: str):
         if c["pearson_r"] is None:
             raise NotRun(f"fewer than 3 {source} points for {q['x']} vs {q['y']}")
         return c[kind] * scale
-    if kind == "n_tasks":
-        return float(min(df[(df.model == m) & (df.source == source) & (df.unit == "")
-                            & (df.variant == "")].task.nunique() or _notrun(m, source)
-                         for m in _list(q["model"])))
+    if kind in ("n_tasks", "n_levels"):
+        # design counts; a reproduction that covers less than the paper did is "not run" for them
+        col = "task" if kind == "n_tasks" else "level"
+        main = df[(df.variant == "") & (df.unit == "")]
+        counts = {s: min(main[(main.model == m) & (main.source == s)][col].nunique()
+                         for m in _list(q["model"])) for s in ("paper", source)}
+        if counts[source] == 0 or (source != "paper" and counts[source] < counts["paper"]):
+            raise NotRun(f"{source} covers {counts[source]} of the paper's {counts['paper']} {col}s")
+        return float(counts[source])
     vals = []
     for model in _list(q["model"]):
-        if kind == "n_levels":
-            n = df[(df.model == model) & (df.source == source) & (df.variant == "")].level.nunique()
-            vals.append(float(n or _notrun(model, source)))
-            continue
         if kind == "level_at_ratio":
             sel = df[(df.model == model) & (df.source == source) & (df.variant == "")]
             sel = sel[(sel.expansion_ratio - q["ratio"]).abs() <= q.get("ratio_tolerance", 0.01)]
@@ -135,10 +136,6 @@ def quantity(df: pd.DataFrame, q: dict, source: str):
                                      "abs_change": v - base, "retained": 100.0 * v / base}[kind])
     lo, hi = min(vals), max(vals)
     return lo if lo == hi else (lo, hi)
-
-
-def _notrun(model, source):
-    raise NotRun(f"no {source} rows for {model}")
 
 
 def check(computed, stated, tol: float, op: str = "~") -> bool:
