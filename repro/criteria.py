@@ -60,11 +60,22 @@ def canonical(name: str) -> str:
     return key
 
 
+def _maw_native(gate: Tensor, up: Tensor) -> Tensor:
+    """maw without casting whole matrices: max and min of bf16/fp16 values are exact in any
+    dtype and the cast to float32 is exact and monotone, so this equals maw(gate.float(),
+    up.float()) bit for bit, with the same float32 additions in the same order."""
+    def rng(w: Tensor) -> Tensor:
+        return torch.max(w, dim=1).values.float() + torch.abs(torch.min(w, dim=1).values.float())
+    return rng(gate) + rng(up)
+
+
 def weight_scores(mlp: GLUMLP, criterion: str) -> Tensor:
     """float32 scores [I] of one layer, computed on the weights' own device."""
-    fn = WEIGHT_CRITERIA[canonical(criterion)]
+    name = canonical(criterion)
     with torch.no_grad():
-        return fn(mlp.gate.weight.float(), mlp.up.weight.float())
+        if name == "maw":
+            return _maw_native(mlp.gate.weight, mlp.up.weight)
+        return WEIGHT_CRITERIA[name](mlp.gate.weight.float(), mlp.up.weight.float())
 
 
 def random_scores(widths: Sequence[int], seed: int) -> list[Tensor]:

@@ -88,3 +88,10 @@ def test_calibration_batches_window_and_mask():
     assert all(ids.shape[1] <= 16 for ids, _ in batches)
     with pytest.raises(ReproError, match="no tokens"):
         criteria.calibration_batches(tok, "")
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_native_maw_equals_float32_maw_bit_for_bit(dtype):
+    w = torch.randn(64, 48, generator=torch.Generator().manual_seed(0)).to(dtype)
+    u = torch.randn(64, 48, generator=torch.Generator().manual_seed(1)).to(dtype)
+    assert torch.equal(criteria._maw_native(w, u), criteria.maw(w.float(), u.float()))
