@@ -238,12 +238,16 @@ def efficiency_table(df: pd.DataFrame, model: str) -> dict:
                         text += f" ± {std[lv]:.2g}"
                     cells.append({"text": text, "change": fmt_change(v, base) if lv else "",
                                   "improved": bool(lv and v == v and improved(v, base, spec["better"]))})
+                runs = series(df, model, w, "runs_aggregated", "none", source=source)
+                cells.append({"text": f"{runs[lv]:g}" if lv in runs.index else "", "change": "",
+                              "improved": False})
                 label = f"{w} {level_label(lv)}" if source == "paper" else "reproduced"
                 rows.append({"label": label, "kind": source, "cells": cells, "rule": i == 0 and bool(rows)})
     return {"caption": f"{NAMES.get(model, model)}: efficiency per workload (mean ± std over runs; "
                        "change from the unpruned model in parentheses, bold: better). " + ENERGY_NOTE,
             "label": f"tab:efficiency-{model}",
-            "columns": [s["label"] for s in cfg["figures"].values()], "corner": "workload, pruned",
+            "columns": [s["label"] for s in cfg["figures"].values()] + ["runs"],
+            "corner": "workload, pruned",
             "rows": rows, "notes": [], "size": "scriptsize", "long": True}
 
 
