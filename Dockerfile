@@ -21,18 +21,6 @@ FROM ${BASE_IMAGE}
 # 1: fetch the 13 tasks' datasets and nltk's punkt_tab into the image (a run then needs the
 # network only for gated model weights); 0 in CI, where nothing can be fetched from the Hub.
 ARG PREFETCH_DATASETS=1
-ARG REPRO_VERSION=0.1.0
-ARG REPRO_COMMIT=unknown
-ARG SOURCE_URL=unknown
-
-LABEL org.opencontainers.image.title="repro" \
-      org.opencontainers.image.description="Reproducibility kit for 'Fragile Knowledge, Robust Instruction-Following: The Width Pruning Dichotomy in Llama-3.2' (Martra, arXiv 2512.22671)" \
-      org.opencontainers.image.source="${SOURCE_URL}" \
-      org.opencontainers.image.version="${REPRO_VERSION}" \
-      org.opencontainers.image.revision="${REPRO_COMMIT}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.documentation="https://arxiv.org/abs/2512.22671" \
-      io.github.repro.paper="arXiv:2512.22671"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -74,6 +62,18 @@ RUN if [ "${PREFETCH_DATASETS}" = "1" ]; then python /opt/prefetch.py; \
 
 # The kit runs from its source tree (no install step, so nothing unhashed is built); nox runs
 # its sessions on this environment (REPRO_NO_VENV=1) instead of building virtualenvs.
+# (the per-build arguments come this late so that a new commit reuses every layer above)
+ARG REPRO_VERSION=0.1.0
+ARG REPRO_COMMIT=unknown
+ARG SOURCE_URL=unknown
+LABEL org.opencontainers.image.title="repro" \
+      org.opencontainers.image.description="Reproducibility kit for 'Fragile Knowledge, Robust Instruction-Following: The Width Pruning Dichotomy in Llama-3.2' (Martra, arXiv 2512.22671)" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.version="${REPRO_VERSION}" \
+      org.opencontainers.image.revision="${REPRO_COMMIT}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.documentation="https://arxiv.org/abs/2512.22671" \
+      io.github.repro.paper="arXiv:2512.22671"
 WORKDIR /opt/repro
 COPY --chown=repro:repro . /opt/repro
 ENV PYTHONPATH=/opt/repro \

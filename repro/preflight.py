@@ -269,7 +269,8 @@ def check_disk(results: Path, cache: Path, need_results: float, need_cache: floa
 def check_token(token: str | None, gated_ids: list[str]) -> str | None:
     if gated_ids and not token:
         first = gated_ids[0]
-        return (f"HF_TOKEN is not set and {', '.join(gated_ids)} are gated: accept the licence "
+        verb = "is" if len(gated_ids) == 1 else "are"
+        return (f"HF_TOKEN is not set and {', '.join(gated_ids)} {verb} gated: accept the licence "
                 f"at https://huggingface.co/{first}, create a read token at "
                 "https://huggingface.co/settings/tokens and pass it at run time "
                 "(`docker run -e HF_TOKEN ...`; never bake it into the image)")
