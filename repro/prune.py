@@ -7,10 +7,15 @@ Rules kept from optipfair v0.2.0 (the paper's code), bit for bit:
   kept width  k = I - min(int(p / 100 * I), I - 1)   (that float order; I = 8192, p = 40 -> 4916)
   kept set    the k highest float32 scores per layer, in ascending index order
   applied to  gate_proj/up_proj rows and down_proj columns of every decoder layer
-One deliberate difference: ties are broken by a stable descending sort (lower index wins)
-where torch.topk leaves the choice to the backend. The kept sets are identical whenever the
-k-th and (k+1)-th scores differ, and repeatable when they do not (quantised models have ties).
-Because every level is a prefix of one ranking, a higher level keeps a subset of a lower one.
+Ties need a rule. bf16 weights give many equal float32 scores (maw sums four bf16 values),
+and `torch.topk` leaves the choice among equal scores to the backend (CPU and CUDA differ):
+  tie_break="stable" (default, corrected): a stable descending sort, lower index wins; every
+      level is a prefix of one order, so a higher level keeps a subset of a lower one, on any
+      device, every time.
+  tie_break="topk" (paper-compatible): `torch.topk(scores, k)` per level on the weights' device,
+      exactly optipfair's call, so on the paper's device it picks the paper's neurons; nesting
+      then holds except among tied scores.
+Both agree whenever the k-th and (k+1)-th scores of every layer differ. The record says which.
 """
 
 from __future__ import annotations
@@ -102,11 +107,15 @@ class Target:
 # ---------------------------------------------------------------- ranking
 
 
+TIE_BREAKS = ("stable", "topk")
+
+
 @dataclass
 class Ranking:
-    """Per-layer neuron order, most important first; computed once, cut at any width."""
+    """Per-layer scores and neuron order (most important first); computed once, cut at any width."""
 
     criterion: str
+    scores: list[Tensor]  # float32 [I] per layer, on the weights' device
     orders: list[Tensor]  # int64 [I] per layer, on CPU
     hidden: int
     seed: int | None = None
@@ -115,8 +124,13 @@ class Ranking:
     def widths(self) -> list[int]:
         return [len(o) for o in self.orders]
 
-    def kept(self, k: int) -> list[Tensor]:
-        return [o[:k].sort().values for o in self.orders]
+    def kept(self, k: int, tie_break: str = "stable") -> list[Tensor]:
+        """Kept indices per layer, ascending."""
+        if tie_break == "stable":
+            return [o[:k].sort().values for o in self.orders]
+        if tie_break == "topk":  # optipfair 0.2.0: topk(score, k, largest=True), then sorted
+            return [torch.topk(s, k, largest=True).indices.sort().values.cpu() for s in self.scores]
+        raise ReproError(f"unknown tie-break '{tie_break}'; choose one of {', '.join(TIE_BREAKS)}")
 
 
 def order_from_scores(scores: Tensor) -> Tensor:
@@ -145,8 +159,8 @@ def rank(
             raise ReproError("criterion 'activation' needs calibration text: pass --calibration FILE")
         log.info("running %d calibration batches", len(calibration))
         scores = criteria.activation_norms(model, mlps, calibration)
-    return Ranking(crit, [order_from_scores(s) for s in scores], hidden=mlps[0].gate.in_features,
-                   seed=seed if crit == "random" else None)
+    return Ranking(crit, scores, [order_from_scores(s) for s in scores],
+                   hidden=mlps[0].gate.in_features, seed=seed if crit == "random" else None)
 
 
 # ---------------------------------------------------------------- applying
@@ -223,27 +237,28 @@ class PruneInfo:
     params_after: int
     kept_indices_sha256: str
     seed: int | None
-    tie_break: str = "stable-descending (lower index wins)"
+    tie_break: str  # stable (corrected, nested) | topk (optipfair-compatible)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def prune(model: nn.Module, ranking: Ranking, target: Target) -> tuple[nn.Module, PruneInfo]:
+def prune(model: nn.Module, ranking: Ranking, target: Target,
+          tie_break: str = "stable") -> tuple[nn.Module, PruneInfo]:
     """Cut `ranking` at `target` and return the pruned copy with its record."""
     widths = set(ranking.widths)
     if len(widths) != 1:
         raise ReproError(f"layers have different MLP widths {sorted(widths)}; not supported")
     width = widths.pop()
     k = target.width(width, ranking.hidden)
-    kept = ranking.kept(k)
+    kept = ranking.kept(k, tie_break)
     pruned = apply_kept(model, kept)
     info = PruneInfo(
         criterion=ranking.criterion, level=target.level, expansion_requested=target.expansion,
         align=target.align, original_width=width, kept_width=k, hidden_size=ranking.hidden,
         num_layers=len(kept), expansion_ratio=k / ranking.hidden,
         params_before=num_parameters(model), params_after=num_parameters(pruned),
-        kept_indices_sha256=indices_sha256(kept), seed=ranking.seed,
+        kept_indices_sha256=indices_sha256(kept), seed=ranking.seed, tie_break=tie_break,
     )
     return pruned, info
 
@@ -280,6 +295,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--expansion", type=float, nargs="+", help="target expansion ratio k / hidden, e.g. 2.4")
     p.add_argument("--align", type=int, help="round the kept width to a multiple of N (e.g. 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of the 'random' criterion")
+    p.add_argument("--tie-break", choices=TIE_BREAKS, default="stable",
+                   help="equal scores: stable = lower index wins, nested levels (default); "
+                        "topk = optipfair's torch.topk on the weights' device (paper-compatible)")
     p.add_argument("--calibration", type=Path, help="UTF-8 text file for the 'activation' criterion")
     p.add_argument("--calibration-samples", type=int, default=32, help="windows of 512 tokens")
     p.add_argument("--out", type=Path, required=True,
@@ -308,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
             tokenizer, args.calibration.read_text(encoding="utf-8"), samples=args.calibration_samples)
     ranking = rank(model, crit, seed=args.seed, calibration=calibration)
     for t, o in zip(targets, outs, strict=True):
-        pruned, info = prune(model, ranking, t)
+        pruned, info = prune(model, ranking, t, args.tie_break)
         save(pruned, tokenizer, info, o, source)
         log.info("%s: kept %d/%d neurons per layer (ratio %.3f), %d -> %d parameters",
                  o, info.kept_width, info.original_width, info.expansion_ratio,
