@@ -199,3 +199,53 @@ def test_real_probes_without_a_gpu_say_so(capsys, monkeypatch):
             pass
     rc, failed = run(capsys, world, skip=("disk", "hf", "data"))
     assert rc == 2 and "no NVIDIA GPU visible" in failed[0]
+
+
+# ---------------------------------------------------------------- the image recipe (static)
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in (KIT / "requirements" / "image-py311.lock").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, _, version = line.split(" ")[0].partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_lock_pins_every_kit_dependency_at_pyprojects_version():
+    import tomllib
+
+    project = tomllib.loads((KIT / "pyproject.toml").read_text())["project"]
+    lock = _lock()
+    for req in project["dependencies"] + project["optional-dependencies"]["run"]:
+        name, _, version = req.partition("==")
+        name = name.split("[")[0].strip().lower().replace("_", "-")
+        assert lock.get(name) == version.strip(), f"{name}: lock {lock.get(name)} vs pyproject {version}"
+    assert "nox" in lock
+
+
+def test_lock_has_hashes_for_every_package():
+    text = (KIT / "requirements" / "image-py311.lock").read_text()
+    blocks = [b for b in text.split("\n") if b and not b.startswith((" ", "#"))]
+    assert blocks and all(b.rstrip().endswith("\\") for b in blocks)  # a --hash line follows each
+    assert text.count("--hash=sha256:") >= len(blocks)
+
+
+def test_dockerfile_essentials():
+    text = (KIT / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=" in text and "FROM ${BASE_IMAGE}" in text
+    assert "--require-hashes" in text and "image-py311.lock" in text
+    assert "USER 1000:1000" in text and "REPRO_NO_VENV=1" in text
+    assert "ARG PREFETCH_DATASETS=1" in text and 'VOLUME ["/cache/huggingface", "/results"]' in text
+    for line in text.splitlines():  # the token is passed at run time only, never built in
+        if line.startswith(("ARG", "ENV")) or line.startswith("    "):
+            assert "HF_TOKEN" not in line
+
+
+def test_slurm_script_shards_by_array_index():
+    text = (KIT / "slurm" / "full-array.sbatch").read_text()
+    assert '--shard "${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT}"' in text
+    assert "--stages aggregate tables claims" in text
