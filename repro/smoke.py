@@ -192,7 +192,8 @@ def pipeline(out: Path, published: Path, *, levels: list[str] | None = None,
     timings["prepare (fetch, convert, task data)"] = round(time.monotonic() - t0, 1)
 
     _stage("neuron selection", ["neuron-selection", "--models", MODEL, "--results", str(results),
-                                "--suite", "smoke_neuron_selection"], timings)
+                                "--suite", "smoke_neuron_selection",
+                                "--calibration-samples", "4"], timings)
     lv = levels or ["0", "10", "20", "30", "40", "50", "60"]
     _stage("evaluate (7 levels)", ["evaluate", "--models", MODEL, "--suite", "smoke",
                                    "--levels", *lv, "--results", str(results)], timings)
@@ -231,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--published", type=Path, default=Path("data/published"),
                    help="published figures copied beside the smoke data for tables and claims")
     r.add_argument("--levels", nargs="+", help="a subset of the seven levels (default: all)")
-    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
+    r.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: on a shared, busy machine more threads "
+                        "stall in OpenMP; on an idle machine --threads 2 is faster)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[repro] %(message)s", stream=sys.stderr)
     try:

@@ -24,7 +24,7 @@ import json
 import os
 from pathlib import Path
 
-VERSION = 2
+VERSION = 3
 PPL_MODULES = ("json", "heapq")  # ~4.2k characters: 3 windows of 512 tokens
 # calibration text for the 'activation' criterion: other stdlib docstrings, disjoint from the
 # evaluation text above
@@ -169,8 +169,8 @@ def _write(root: Path, final: Path) -> None:
         "task: smoke_gen\n" + _data({"train": gtrain, "test": gtest}) +
         "output_type: generate_until\ntraining_split: train\nfewshot_split: train\ntest_split: test\n"
         "fewshot_config:\n  sampler: first_n\n"
-        "doc_to_text: \"Question: {{question}}\\nAnswer:\"\ndoc_to_target: \" {{answer}}\"\n"
-        "target_delimiter: \"\"\nfewshot_delimiter: \"\\n\\n\"\n"
+        "doc_to_text: \"Question: {{question}}\\nAnswer:\"\ndoc_to_target: \"{{answer}}\"\n"
+        "target_delimiter: \" \"\nfewshot_delimiter: \"\\n\\n\"\n"
         "generation_kwargs:\n  until: [\"\\n\", \"Question:\"]\n  do_sample: false\n"
         "  temperature: 0.0\n  max_gen_toks: 8\n"
         "filter_list:\n  - name: strict-match\n    filter:\n"
