@@ -312,7 +312,8 @@ def run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec
                     dtype=plan.dtype, max_length=max_length,
                     batch_size={"requested": settings.batch_size,
                                 "effective": getattr(lm, "batch_sizes", None) or lm.batch_size},
-                    apply_chat_template=cell.variant == "chat", seeds=SEEDS,
+                    apply_chat_template=cell.variant == "chat", fewshot_as_multiturn=False,
+                    system_instruction=None, seeds=SEEDS,
                     limit=settings.limit, bootstrap_iters=settings.bootstrap_iters,
                     use_cache=None, nltk_punkt_tab_stub=_stub_active(), seconds=round(elapsed, 2),
                     lm_eval=lm_eval_record(raw))

@@ -184,8 +184,10 @@ def _has_token() -> bool:
 
 
 def check_access(spec: ModelSpec) -> None:
-    """Fail before any heavy work when a gated model cannot be downloaded."""
-    if spec.gated and not _has_token():
+    """Fail before any heavy work when a gated model cannot be downloaded. Offline
+    (HF_HUB_OFFLINE=1) the weights must already be cached, which needs no token."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    if spec.gated and not offline and not _has_token():
         raise ReproError(
             f"{spec.hf_id} is gated: accept its licence at https://huggingface.co/{spec.hf_id} "
             "with your account, create a read token at https://huggingface.co/settings/tokens "

@@ -17,6 +17,7 @@ def no_weights(monkeypatch, tmp_path):
     monkeypatch.setattr(repro.loading, "load", boom)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "no-token"))
     monkeypatch.setenv("HF_HOME", str(tmp_path))
 

@@ -62,12 +62,16 @@ def test_level_outside_list():
 def test_gated_without_token(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # no stored token either
     monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "token"))
     with pytest.raises(ReproError, match="gated.*HF_TOKEN") as e:
         models.check_access(models.get("llama-3.2-1b"))
     assert "https://huggingface.co/meta-llama/Llama-3.2-1B" in str(e.value)
     models.check_access(models.get("smollm2-135m-instruct"))  # not gated: no token needed
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline: cached weights need no token
+    models.check_access(models.get("llama-3.2-1b"))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("HF_TOKEN", "hf_dummy")
     models.check_access(models.get("llama-3.2-1b"))
 
