@@ -108,6 +108,7 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
     eff = efficiency_rows(root, run_id)
     rows += eff.astype(object).where(eff.notna(), None).to_dict("records")
     prov["efficiency_rows"] = len(eff)
+    prov["cells"] += len(eff[["model", "criterion", "level", "variant", "task"]].drop_duplicates())
     # ---- end efficiency stage ----
     if not rows:
         raise ReproError(f"no finished cells under {root}; run `repro evaluate` first or check --results")
