@@ -16,6 +16,7 @@ from repro.cli import main
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TASKS = ["smoke_ppl", "smoke_mc", "smoke_gen", "smoke_ifeval"]
+REAL_RUN_TASK = evaluate.run_task
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_cells_written_with_provenance(env, full_run):
 
 def _count_runs(monkeypatch, fail_after=None):
     calls = []
-    real = evaluate.run_task
+    real = REAL_RUN_TASK
 
     def counted(lm, task, *a, **k):
         if fail_after is not None and len(calls) >= fail_after:
