@@ -780,13 +780,22 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="list pending cells and exit")
 
 
+def _selected_workloads(cfg: dict, args: argparse.Namespace) -> list[Workload]:
+    wls = workloads(cfg, args.protocols)
+    if args.workloads:
+        unknown = sorted(set(args.workloads) - {w.name for w in wls})
+        if unknown:
+            raise ReproError(f"unknown workload(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(w.name for w in wls)}")
+        wls = [w for w in wls if w.name in args.workloads]
+    return wls
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from repro import cells, models
+    from repro import models
     from repro.energy import open_meter
-    from repro.provenance import provenance
-    from repro.prune import Target, prune, rank
     from repro.timing import Timer
 
     cfg = load_config(args.config, args.profile)
@@ -797,102 +806,105 @@ def run(args: argparse.Namespace) -> int:
     if criterion == "activation":
         raise ReproError("criterion 'activation' needs calibration data; profile with maw, vow, pon "
                          "or random (the widths, not the kept neurons, set the cost)")
+    if args.prompt_source == "datasets" and args.random_weights:
+        raise ReproError("--prompt-source datasets needs a tokenizer; random weights have none")
     widths = args.widths or ["unaligned"] + [f"align{a}" for a in cfg["alignment"]]
-    wls = workloads(cfg, args.protocols)
-    if args.workloads:
-        unknown = sorted(set(args.workloads) - {w.name for w in wls})
-        if unknown:
-            raise ReproError(f"unknown workload(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(w.name for w in wls)}")
-        wls = [w for w in wls if w.name in args.workloads]
+    wls = _selected_workloads(cfg, args)
     specs = [models.get(m) for m in (args.models or cfg["models"])]
-    for spec in specs:
+    for spec in specs:  # every check before the first model loads
         if args.levels:
             spec.check_levels(args.levels)
         if not args.random_weights:
             models.check_access(spec)
-    dev_type = torch.device(device).type
     meter = open_meter(device)
-    if dev_type == "cuda" and not meter.available:
+    if torch.device(device).type == "cuda" and not meter.available:
         log.warning("GPU energy not measured: %s", meter.reason)
-    timer = Timer(device)
-    total_done = 0
-    for spec in specs:
-        dtype = args.dtype or spec.dtype
-        variant_kw = dict(device_type=dev_type, random_weights=args.random_weights,
-                          dtype_token="" if dtype == spec.dtype else dtype, profile=cfg["profile"])
-        levels = args.levels or list(spec.levels)
-        # cheap plan first (prompt source unknown: assume synthetic for pending checks below)
-        model = tok = None
-        prompt_source = "synthetic"
-        if any(w.kind == "paper" for w in wls) and args.prompt_source != "synthetic" \
-                and not args.random_weights and not args.dry_run:
-            model, tok, source = load_base(spec, dtype=dtype, device=device,
-                                           random_weights=False, cfg=cfg)
-            prompt_source = resolve_prompt_source(args.prompt_source, cfg, tok)
-        elif args.prompt_source == "datasets" and args.random_weights:
-            raise ReproError("--prompt-source datasets needs a tokenizer; random weights have none")
-        grid = plan(spec.name, criterion, levels, widths, wls, variant_kw=variant_kw,
-                    prompt_source=prompt_source, width=spec.intermediate_size)
-        todo = cells.shard(cells.pending(args.results, [g.cell for g in grid]), args.shard)
-        by_cell = {g.cell: g for g in grid}
-        print(f"{spec.name}: {len(grid)} cells, {len(todo)} pending (device {device}, "
-              f"variant e.g. '{by_cell[todo[0]].cell.variant if todo else ''}')")
-        if args.dry_run or not todo:
-            for c in todo:
-                print(f"  {c.id}")
-            continue
-        if model is None:
-            model, tok, source = load_base(spec, dtype=dtype, device=device,
-                                           random_weights=args.random_weights, cfg=cfg)
-        bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
-                      prompt_source=prompt_source)
-        ranking = rank(model, criterion)
-        gpu = meter.device_record()
-        progress = cells.Progress(len(todo))
-        keyed: dict[tuple, list] = {}
-        for c in todo:
-            keyed.setdefault((c.level, by_cell[c].align), []).append(c)
-        for (level, align), group in sorted(keyed.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
-            pruned, info = prune(model, ranking, Target(level=level, align=align))
-            if align:
-                plain = Target(level=level).width(info.original_width, info.hidden_size)
-                if plain == info.kept_width:
-                    log.info("level %g: align%d width %d equals the unaligned one; not re-measured",
-                             level, align, plain)
-                    del pruned
-                    continue
-            pruned.eval()
-            bench.model = pruned
-            for c in group:
-                wl = by_cell[c].workload
-                t0 = time.monotonic()
-                payload = (run_paper_workload(bench, wl) if wl.kind == "paper"
-                           else run_generation_workload(bench, wl))
-                payload.update(
-                    workload=asdict(wl), device=dev_type, dtype=dtype,
-                    model_info={"kept_width": info.kept_width, "expansion_ratio": info.expansion_ratio,
-                                "params": info.params_after, "align": align,
-                                "original_width": info.original_width},
-                    labels={"timings_on": dev_type, "random_weights": args.random_weights,
-                            "profile": cfg["profile"]})
-                prov = provenance(device, stage=STAGE, model=spec.record(), source=source,
-                                  prune=info.to_dict(), gpu=gpu, config={
-                                      "path": str(args.config), "version": cfg["version"],
-                                      "sha256": cfg["sha256"], "profile": cfg["profile"],
-                                      "corrected": cfg["corrected"], "idle": cfg["idle"],
-                                      "paper": cfg["paper"] if wl.kind == "paper" else None},
-                                  prompt_source=prompt_source if wl.kind == "paper" else "synthetic")
-                cells.write(args.results, c, payload, prov)
-                progress.step(c, time.monotonic() - t0)
-                total_done += 1
-            bench.model = None
-            del pruned
-            if dev_type == "cuda":
-                torch.cuda.empty_cache()
-        del model
-    print(f"efficiency: {total_done} cell(s) written under {args.results}")
+    done = sum(_profile_model(spec, args, cfg, device=device, criterion=criterion, widths=widths,
+                              wls=wls, meter=meter, timer=Timer(device)) for spec in specs)
+    print(f"efficiency: {done} cell(s) written under {args.results}")
     return 0
+
+
+def _profile_model(spec, args, cfg, *, device, criterion, widths, wls, meter, timer) -> int:
+    """Every pending cell of one model: load once, rank once, prune per (level, alignment)."""
+    import torch
+
+    from repro import cells
+    from repro.prune import Target, prune, rank
+
+    dev_type = torch.device(device).type
+    dtype = args.dtype or spec.dtype
+    variant_kw = dict(device_type=dev_type, random_weights=args.random_weights,
+                      dtype_token="" if dtype == spec.dtype else dtype, profile=cfg["profile"])
+    model = tok = source = None
+    prompt_source = "synthetic"  # what a dry run assumes for paper workloads
+    if any(w.kind == "paper" for w in wls) and args.prompt_source != "synthetic" \
+            and not args.random_weights and not args.dry_run:
+        model, tok, source = load_base(spec, dtype=dtype, device=device, random_weights=False, cfg=cfg)
+        prompt_source = resolve_prompt_source(args.prompt_source, cfg, tok)
+    grid = plan(spec.name, criterion, args.levels or list(spec.levels), widths, wls,
+                variant_kw=variant_kw, prompt_source=prompt_source, width=spec.intermediate_size)
+    by_cell = {g.cell: g for g in grid}
+    todo = cells.shard(cells.pending(args.results, list(by_cell)), args.shard)
+    print(f"{spec.name}: {len(grid)} cells, {len(todo)} pending (device {device}, "
+          f"variant e.g. '{todo[0].variant if todo else ''}')")
+    if args.dry_run or not todo:
+        for c in todo:
+            print(f"  {c.id}")
+        return 0
+    if model is None:
+        model, tok, source = load_base(spec, dtype=dtype, device=device,
+                                       random_weights=args.random_weights, cfg=cfg)
+    bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
+                  prompt_source=prompt_source)
+    ranking = rank(model, criterion)
+    context = {"spec": spec, "source": source, "gpu": meter.device_record(), "dtype": dtype,
+               "prompt_source": prompt_source}
+    progress, done = cells.Progress(len(todo)), 0
+    groups: dict[tuple, list] = {}
+    for c in todo:
+        groups.setdefault((c.level, by_cell[c].align or 0), []).append(c)
+    for (level, align), group in sorted(groups.items()):
+        pruned, info = prune(model, ranking, Target(level=level, align=align or None))
+        if align and info.kept_width == Target(level=level).width(info.original_width, info.hidden_size):
+            log.info("level %g: align%d gives the unaligned width %d; not re-measured",
+                     level, align, info.kept_width)
+            continue
+        bench.model = pruned.eval()
+        for c in group:
+            t0 = time.monotonic()
+            _measure_cell(bench, c, by_cell[c].workload, info, args, cfg, context)
+            progress.step(c, time.monotonic() - t0)
+            done += 1
+        bench.model = None
+        del pruned
+        if dev_type == "cuda":
+            torch.cuda.empty_cache()
+    return done
+
+
+def _measure_cell(bench: Bench, cell, wl: Workload, info, args, cfg: dict, ctx: dict) -> None:
+    """Run one workload on the pruned model in `bench` and write its cell with provenance."""
+    from repro import cells
+    from repro.provenance import provenance
+
+    payload = (run_paper_workload(bench, wl) if wl.kind == "paper"
+               else run_generation_workload(bench, wl))
+    dev_type = "cuda" if str(bench.device).startswith("cuda") else "cpu"
+    payload.update(
+        workload=asdict(wl), device=dev_type, dtype=ctx["dtype"],
+        model_info={"kept_width": info.kept_width, "expansion_ratio": info.expansion_ratio,
+                    "params": info.params_after, "align": info.align,
+                    "original_width": info.original_width},
+        labels={"timings_on": dev_type, "random_weights": args.random_weights,
+                "profile": cfg["profile"]})
+    config = {"path": str(args.config), "version": cfg["version"], "sha256": cfg["sha256"],
+              "profile": cfg["profile"], "corrected": cfg["corrected"], "idle": cfg["idle"],
+              "paper": cfg["paper"] if wl.kind == "paper" else None}
+    prov = provenance(bench.device, stage=STAGE, model=ctx["spec"].record(), source=ctx["source"],
+                      prune=info.to_dict(), gpu=ctx["gpu"], config=config,
+                      prompt_source=ctx["prompt_source"] if wl.kind == "paper" else "synthetic")
+    cells.write(args.results, cell, payload, prov)
 
 
 # ---------------------------------------------------------------- tidy rows
