@@ -237,8 +237,8 @@ def open_meter(device, *, nvml: Any = None, clock: Callable[[], float] = time.pe
     try:
         if uuid is not None:
             handle = nvml.nvmlDeviceGetHandleByUUID(uuid)
-    except (nvml.NVMLError, AttributeError):
-        handle = None
+    except (nvml.NVMLError, AttributeError, TypeError, ValueError):
+        handle = None  # e.g. a MIG slice or an unexpected UUID format: fall back to the index
     if handle is None:
         index = dev.index if dev.index is not None else 0
         try:
