@@ -5,6 +5,13 @@
     python -m repro efficiency --models smollm2-135m-instruct --device cpu --profile quick
     nox -s efficiency -- --models llama-3.2-3b                             # every level
 
+The random-weight run of Llama-3.2-1B's exact shape (all seven levels, unaligned, align64 and
+align128; no download, no token), then its tidy rows, labelled `randinit` in their variant:
+    python -m repro efficiency --models llama-3.2-1b --random-weights --device cuda \
+        --protocols corrected --results results/randinit
+    python -m repro aggregate --results results/randinit --out data/reproduction \
+        --run-id randinit-llama-3.2-1b-<gpu>
+
 Two protocols, both from repro/config/efficiency.yaml (workloads are data):
   corrected  prefill_p{L}_b1        one synchronised forward pass over an L-token prompt (TTFT)
              decode_p{L}_n{N}_b1    exactly N new tokens (no early stop): ms per decode step
