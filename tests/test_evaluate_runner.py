@@ -173,3 +173,34 @@ def test_neuron_selection_on_toy(env, capsys):
                                            "smoke_ppl", "fp32"))
     assert rec["payload"]["prune"]["calibration"]["source"].startswith("python-stdlib")
     assert (results / "neuron_selection" / "toy" / "summary-fp32.md").is_file()
+
+
+def test_resume_after_sigkill(env, monkeypatch):
+    """A real kill -9 mid-grid: finished cells survive unchanged and are not recomputed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, model = env
+    results = root / "killed"
+    few = ["smoke_ppl", "smoke_mc"]
+    proc = subprocess.Popen([sys.executable, "-m", "repro", "-q", *args(model, results, tasks=few)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    first = grid(model, results, few)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(cellio.read(results, c) for c in first):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = {c for c in first if cellio.read(results, c)}
+    assert done, "no cell finished before the kill"
+    before = {c: c.path(results).read_bytes() for c in done}
+    calls = _count_runs(monkeypatch)
+    assert main(args(model, results, tasks=few)) == 0
+    assert len(calls) == len(first) - len(done)
+    assert all(c.path(results).read_bytes() == b for c, b in before.items())
+    assert all(cellio.read(results, c) for c in first)
