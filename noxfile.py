@@ -120,7 +120,9 @@ def _full_options(posargs: list[str]):
 
     p = argparse.ArgumentParser(prog="nox -s full --")
     p.add_argument("--models", nargs="+", default=list(PAPER_MODELS))
-    p.add_argument("--stages", nargs="+", default=list(FULL_STAGES), choices=FULL_STAGES)
+    p.add_argument("--stages", nargs="+", default=list(FULL_STAGES), choices=FULL_STAGES,
+                   help="a subset, run in the paper's order (preflight is added before GPU stages)")
+    p.add_argument("--skip-preflight", action="store_true", help="for a rerun on a checked host")
     p.add_argument("--shard", help="i/n: this machine's part of the grid (SLURM: see slurm/)")
     p.add_argument("--out", default=os.environ.get("REPRO_OUT", "build/full"),
                    help="results/, data/ and generated/ go here (in the image: /results)")
@@ -146,8 +148,11 @@ def full(session: nox.Session) -> None:
         if late:
             session.log(f"shard {o.shard}: {', '.join(late)} wait for every shard: then run "
                         f"nox -s full -- --stages {' '.join(late)} --out {o.out}")
-    if "preflight" in stages and not any(s in SHARDED_STAGES for s in stages):
+    gpu = any(s in SHARDED_STAGES for s in stages)
+    if "preflight" in stages and (not gpu or o.skip_preflight):
         stages.remove("preflight")  # nothing heavy selected: no GPU or token needed
+    elif gpu and not o.skip_preflight and "preflight" not in stages:
+        stages.insert(0, "preflight")
 
     def accepts(stage: str, flag: str) -> bool:
         text = session.run("python", "-m", "repro", stage, "--help", silent=True, log=False)
