@@ -103,7 +103,7 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
         for t, h in p.get("lm_eval", {}).get("task_config_sha256", {}).items():
             prov["task_config_sha256"].setdefault(t, set()).add(h)
     # ---- efficiency stage: its cells carry their own rows (repro/efficiency.py owns them) ----
-    from repro.efficiency import efficiency_rows
+    from repro.efficiency_rows import efficiency_rows
 
     eff = efficiency_rows(root, run_id)
     rows += eff.astype(object).where(eff.notna(), None).to_dict("records")

@@ -25,293 +25,45 @@ Energy: NVML's total-energy counter around the timed repetitions only, minus idl
 just before on the same GPU over the expected duration (repro/energy.py); None when not measured.
 
 Cells: results/efficiency/<model>/<criterion>[-<variant>]/level-<p>/<workload>.json, resumable.
-The variant says what differs from a GPU run of the real weights, unaligned, default profile:
-  align64 / align128  kept width rounded to that multiple (the alignment study)
-  cpu                 timed on a CPU (timings are CPU timings; energy not measured)
-  randinit            random weights of the model's exact shape (--random-weights)
-  <dtype>             a dtype other than the model's (e.g. float32)
-  quick               the `quick` profile (fewer, shorter workloads)
-  synthetic           paper workloads fed synthetic prompts of estimated lengths (offline)
-joined with '-' in that order, e.g. `align64-cpu-quick`. `efficiency_rows()` turns cells into
-the tidy schema (task = workload, metric names carry their unit, e.g. prefill_latency_ms_median).
+The variant (repro/workloads.py) says what differs from a GPU run of the real weights, unaligned,
+default profile, e.g. `align64-cpu-quick`.
+
+Here: generation, measuring one workload, models and the grid, the CLI. The configuration,
+workloads, prompts and token counting are in repro/workloads.py; cells to tidy rows in
+repro/efficiency_rows.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import hashlib
-import json
 import logging
 import math
-import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from repro.errors import ReproError
+from repro.workloads import (
+    CONFIG,
+    PROTOCOLS,
+    STAGE,
+    WIDTHS,
+    Workload,
+    dataset_prompts,
+    eos_set,
+    left_pad,
+    load_config,
+    paper_new_tokens,
+    real_new_tokens,
+    special_ids,
+    synthetic_ids,
+    synthetic_prompts,
+    variant_name,
+    workloads,
+)
 
 log = logging.getLogger("repro.efficiency")
-
-STAGE = "efficiency"
-CONFIG = Path(__file__).resolve().parent / "config" / "efficiency.yaml"
-PROTOCOLS = ("corrected", "paper")
-WIDTHS = ("unaligned", "align64", "align128")
-
-# ---------------------------------------------------------------- configuration
-
-_KEYS = {
-    "": {"version", "models", "criterion", "corrected", "idle", "alignment", "paper", "profiles",
-         "shapes"},
-    "corrected": {"repetitions", "warmups", "seed", "energy_block_seconds", "prefill", "decode",
-                  "throughput"},
-    "corrected.prefill": {"prompt_tokens", "batch_size"},
-    "corrected.decode": {"prompt_tokens", "new_tokens", "batch_size"},
-    "corrected.throughput": {"prompt_tokens", "new_tokens", "batch_sizes"},
-    "idle": {"min_seconds", "max_seconds", "settle_seconds"},
-    "paper": {"seeds", "batch_sizes", "truncation", "padding_side", "workloads"},
-    "paper.workload": {"dataset", "config", "split", "format", "num_prompts", "new_tokens",
-                       "synthetic_prompt_tokens"},
-}
-FORMATS = ("hellaswag", "question", "prompt")
-
-
-def _check_keys(section: str, obj: Any, where: str, *, partial: bool = False) -> None:
-    if not isinstance(obj, dict):
-        raise ReproError(f"{where}: '{section or 'top level'}' must be a mapping")
-    known = _KEYS[section]
-    unknown = sorted(set(obj) - known)
-    if unknown:
-        raise ReproError(f"{where}: unknown key(s) {', '.join(unknown)} in "
-                         f"'{section or 'top level'}'; known: {', '.join(sorted(known))}")
-    missing = sorted(known - set(obj))
-    if missing and not partial:
-        raise ReproError(f"{where}: missing key(s) {', '.join(missing)} in '{section or 'top level'}'")
-
-
-def _merge(base: dict, over: dict, where: str, path: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if k not in out:
-            raise ReproError(f"{where}: profile key '{path}{k}' overrides nothing; check its spelling")
-        out[k] = _merge(out[k], v, where, f"{path}{k}.") if isinstance(v, dict) and isinstance(
-            out[k], dict) else v
-    return out
-
-
-def validate_config(cfg: dict, where: str) -> dict:
-    _check_keys("", cfg, where)
-    c = cfg["corrected"]
-    _check_keys("corrected", c, where)
-    for name in ("prefill", "decode", "throughput"):
-        _check_keys(f"corrected.{name}", c[name], where)
-    if not (isinstance(c["repetitions"], int) and c["repetitions"] >= 5):
-        raise ReproError(f"{where}: corrected.repetitions must be an integer >= 5 (got {c['repetitions']})")
-    if not (isinstance(c["warmups"], int) and c["warmups"] >= 1):
-        raise ReproError(f"{where}: corrected.warmups must be an integer >= 1")
-    if not c["energy_block_seconds"] > 0:
-        raise ReproError(f"{where}: corrected.energy_block_seconds must be positive")
-    if c["decode"]["new_tokens"] < 2 or c["throughput"]["new_tokens"] < 2:
-        raise ReproError(f"{where}: new_tokens must be >= 2 (one from prefill, the rest decoded)")
-    _check_keys("idle", cfg["idle"], where)
-    if not 0 < cfg["idle"]["min_seconds"] <= cfg["idle"]["max_seconds"]:
-        raise ReproError(f"{where}: need 0 < idle.min_seconds <= idle.max_seconds")
-    p = cfg["paper"]
-    _check_keys("paper", p, where)
-    for name, w in p["workloads"].items():
-        _check_keys("paper.workload", w, f"{where}: paper workload '{name}'")
-        if w["format"] not in FORMATS:
-            raise ReproError(f"{where}: paper workload '{name}': format must be one of {FORMATS}")
-        lo, hi = w["synthetic_prompt_tokens"]
-        if not 1 <= lo <= hi:
-            raise ReproError(f"{where}: paper workload '{name}': synthetic_prompt_tokens [lo, hi]")
-    for name, w in p["workloads"].items():
-        if w["num_prompts"] <= max(p["batch_sizes"]):
-            raise ReproError(f"{where}: paper workload '{name}': num_prompts {w['num_prompts']} leaves "
-                             f"no measured call after the warm-up at batch {max(p['batch_sizes'])}; "
-                             "use more prompts than the largest batch size")
-    if p["padding_side"] != "left":
-        raise ReproError(f"{where}: paper.padding_side must be 'left' (the paper's setting)")
-    for a in cfg["alignment"]:
-        if f"align{a}" not in WIDTHS:
-            raise ReproError(f"{where}: alignment {a} not supported; use 64 or 128")
-    return cfg
-
-
-def load_config(path: str | Path = CONFIG, profile: str | None = None) -> dict:
-    """The validated configuration, with `profile`'s overrides applied; adds `profile`,
-    `sha256` (of the file) for the provenance record."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ReproError(f"{path}: cannot read the efficiency config ({exc}); restore it from git") from exc
-    where = path.name
-    if not isinstance(raw, dict):
-        raise ReproError(f"{where}: expected a mapping at the top level")
-    profiles = raw.get("profiles") or {}
-    cfg = validate_config(raw, where)
-    if profile and profile != "default":
-        if profile not in profiles:
-            raise ReproError(f"unknown --profile '{profile}'; choose from: default, "
-                             f"{', '.join(profiles)} (see {where})")
-        cfg = validate_config(_merge(cfg, profiles[profile], f"{where}: profile '{profile}'"), where)
-    cfg = dict(cfg, profile=profile or "default", sha256=hashlib.sha256(text.encode()).hexdigest())
-    cfg.pop("profiles", None)
-    return cfg
-
-
-# ---------------------------------------------------------------- workloads
-
-
-@dataclass(frozen=True)
-class Workload:
-    name: str                 # the cell's task and the tidy `task`
-    kind: str                 # prefill | decode | throughput | paper
-    new_tokens: int
-    batch_size: int
-    prompt_tokens: int | None = None   # corrected protocol: fixed prompt length
-    source: str | None = None          # paper protocol: hellaswag | mmlu | ifeval
-
-
-def workloads(cfg: dict, protocols=PROTOCOLS) -> list[Workload]:
-    out = []
-    c = cfg["corrected"]
-    if "corrected" in protocols:
-        pre, dec, thr = c["prefill"], c["decode"], c["throughput"]
-        for n in pre["prompt_tokens"]:
-            out.append(Workload(f"prefill_p{n}_b{pre['batch_size']}", "prefill", 1,
-                                pre["batch_size"], n))
-        out.append(Workload(f"decode_p{dec['prompt_tokens']}_n{dec['new_tokens']}_b{dec['batch_size']}",
-                            "decode", dec["new_tokens"], dec["batch_size"], dec["prompt_tokens"]))
-        for b in thr["batch_sizes"]:
-            out.append(Workload(f"throughput_p{thr['prompt_tokens']}_n{thr['new_tokens']}_b{b}",
-                                "throughput", thr["new_tokens"], b, thr["prompt_tokens"]))
-    if "paper" in protocols:
-        p = cfg["paper"]
-        for b in p["batch_sizes"]:
-            for src, w in p["workloads"].items():
-                mode = "latency" if b == 1 else "throughput"
-                out.append(Workload(f"{src}_{mode}_b{b}", "paper", w["new_tokens"], b, source=src))
-    return out
-
-
-def variant_name(*, align: int | None = None, device_type: str = "cuda", dtype_token: str = "",
-                 random_weights: bool = False, profile: str = "default",
-                 synthetic: bool = False) -> str:
-    """What differs from a GPU run of the real weights (see the module docstring)."""
-    parts = [f"align{align}" if align else "", "" if device_type == "cuda" else device_type,
-             "randinit" if random_weights else "", dtype_token,
-             "" if profile == "default" else profile, "synthetic" if synthetic else ""]
-    return "-".join(p for p in parts if p)
-
-
-# ---------------------------------------------------------------- prompts and token counting
-
-
-def synthetic_ids(vocab_size: int, batch: int, length: int, seed: int,
-                  exclude: set[int] = frozenset()):
-    """(batch, length) token ids, uniform over the vocabulary minus special tokens."""
-    import torch
-
-    allowed = torch.tensor([i for i in range(vocab_size) if i not in exclude], dtype=torch.long)
-    g = torch.Generator().manual_seed(seed)
-    return allowed[torch.randint(len(allowed), (batch, length), generator=g)]
-
-
-def format_prompt(item: dict, fmt: str) -> str:
-    if fmt == "hellaswag":
-        text = f"{item['ctx']}\n\nWhat happens next?\n"
-        text += "".join(f"{chr(65 + i)}. {e}\n" for i, e in enumerate(item["endings"]))
-        return text + "\nAnswer:"
-    return item[fmt]
-
-
-def select_indices(n_items: int, n: int, seed: int) -> list[int]:
-    """The paper's selection: random.Random(seed).shuffle over all indices, first n."""
-    idx = list(range(n_items))
-    random.Random(seed).shuffle(idx)
-    return idx[:n]
-
-
-def dataset_prompts(w: dict, seed: int) -> list[str]:
-    """Prompt texts from the Hugging Face dataset the paper used (lm-eval's cache serves it)."""
-    import datasets
-
-    ds = datasets.load_dataset(w["dataset"], w["config"], split=w["split"])
-    return [format_prompt(ds[i], w["format"]) for i in select_indices(len(ds), w["num_prompts"], seed)]
-
-
-def synthetic_prompts(w: dict, seed: int, vocab_size: int, exclude: set[int]) -> list[list[int]]:
-    """Offline stand-ins: lengths uniform in synthetic_prompt_tokens, ids uniform, seeded."""
-    rng = random.Random(seed)
-    lo, hi = w["synthetic_prompt_tokens"]
-    out = []
-    for k in range(w["num_prompts"]):
-        n = rng.randint(lo, hi)
-        out.append(synthetic_ids(vocab_size, 1, n, seed * 100_003 + k, exclude)[0].tolist())
-    return out
-
-
-def left_pad(rows: list[list[int]], pad_id: int, max_length: int | None):
-    """Truncate each row to its first max_length tokens (the tokenizer's default side), then
-    left-pad to the longest; returns (input_ids, attention_mask) as (B, T) tensors."""
-    import torch
-
-    rows = [r[:max_length] if max_length else r for r in rows]
-    t = max(len(r) for r in rows)
-    ids = torch.full((len(rows), t), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), t), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            ids[i, t - len(r):] = torch.tensor(r, dtype=torch.long)
-            mask[i, t - len(r):] = 1
-    return ids, mask
-
-
-def real_new_tokens(new, eos_ids: set[int]) -> list[int]:
-    """Per row, tokens generated up to and including the first EOS (padding after it, which
-    generate() fills with the pad id, is not generation). No EOS: the whole row counts."""
-    counts = []
-    for row in new.tolist():
-        n = len(row)
-        for j, tok in enumerate(row):
-            if tok in eos_ids:
-                n = j + 1
-                break
-        counts.append(n)
-    return counts
-
-
-def paper_new_tokens(output_len: int, input_len: int, rows: int) -> int:
-    """The paper's count: (output length - input length) x rows, padding after EOS included."""
-    return (output_len - input_len) * rows
-
-
-def eos_set(model, tokenizer=None) -> set[int]:
-    ids: set[int] = set()
-    for src in (getattr(model, "generation_config", None), model.config, tokenizer):
-        v = getattr(src, "eos_token_id", None) if src is not None else None
-        if isinstance(v, int):
-            ids.add(v)
-        elif isinstance(v, list | tuple):
-            ids.update(int(x) for x in v)
-    return ids
-
-
-def special_ids(model, tokenizer=None) -> set[int]:
-    ids = set(eos_set(model, tokenizer))
-    for name in ("bos_token_id", "pad_token_id"):
-        v = getattr(model.config, name, None)
-        if isinstance(v, int):
-            ids.add(v)
-    if tokenizer is not None:
-        ids.update(tokenizer.all_special_ids)
-    return ids
 
 
 # ---------------------------------------------------------------- generation
@@ -912,97 +664,3 @@ def _measure_cell(bench: Bench, cell, wl: Workload, info, args, cfg: dict, ctx: 
                       prune=info.to_dict(), gpu=ctx["gpu"], config=config,
                       prompt_source=ctx["prompt_source"] if wl.kind == "paper" else "synthetic")
     cells.write(args.results, cell, payload, prov)
-
-
-# ---------------------------------------------------------------- tidy rows
-
-
-def _read_cells(cells_root: str | Path) -> list[dict]:
-    from repro.cells import Cell, read
-
-    root = Path(cells_root) / STAGE
-    out = []
-    for path in sorted(root.rglob("*.json")) if root.is_dir() else []:
-        try:
-            key = json.loads(path.read_text(encoding="utf-8"))["cell"]
-            cell = Cell(**key)
-        except (ValueError, KeyError, TypeError):
-            log.warning("%s is not a cell file; skipped", path)
-            continue
-        rec = read(cells_root, cell)
-        if rec is not None and cell.path(cells_root) == path:
-            out.append(rec)
-    return out
-
-
-def breakdown_rows(df):
-    """How much of the paper's batch-1 whole-call latency change (vs level 0) comes from output
-    length: ttlt = n tokens x t per token; change = (n1 - n0) t0 [length] + n1 (t1 - t0) [speed],
-    with n the real new tokens per prompt and t the whole-call ms per real token."""
-    import pandas as pd
-
-    base_cols = ["model", "criterion", "variant", "task", "source", "run_id"]
-    sel = df[df["task"].str.endswith("_latency_b1") & df["metric"].isin(
-        ["ttlt_mean", "new_tokens_per_prompt_real_mean"])]
-    if sel.empty:
-        return df.iloc[0:0]
-    wide = sel.pivot_table(index=base_cols + ["level", "kept_width", "expansion_ratio", "params"],
-                           columns="metric", values="value", aggfunc="first").reset_index()
-    wide = wide.dropna(subset=["ttlt_mean", "new_tokens_per_prompt_real_mean"])
-    # the unaligned baseline shares its level-0 cell with every variant that has no level 0
-    rows = []
-    for _, r in wide.iterrows():
-        if r["level"] == 0:
-            continue
-        base_variant = r["variant"]
-        for prefix in ("align64", "align128"):
-            base_variant = base_variant.removeprefix(prefix).lstrip("-")
-        b = wide[(wide["model"] == r["model"]) & (wide["criterion"] == r["criterion"])
-                 & (wide["variant"] == base_variant) & (wide["task"] == r["task"])
-                 & (wide["run_id"] == r["run_id"]) & (wide["level"] == 0)]
-        if b.empty:
-            continue
-        b = b.iloc[0]
-        n0, n1 = b["new_tokens_per_prompt_real_mean"], r["new_tokens_per_prompt_real_mean"]
-        t0, t1 = b["ttlt_mean"] / n0, r["ttlt_mean"] / n1
-        change = r["ttlt_mean"] - b["ttlt_mean"]
-        length = (n1 - n0) * t0
-        vals = {"ttlt_change_vs_level0_ms": (change, "ms"),
-                "ttlt_change_from_output_length_ms": (length, "ms"),
-                "ttlt_change_from_per_token_time_ms": (n1 * (t1 - t0), "ms")}
-        if change:
-            vals["ttlt_change_share_from_output_length"] = (length / change, "ratio")
-        for metric, (v, unit) in vals.items():
-            rows.append({**{k: r[k] for k in base_cols}, "level": r["level"], "metric": metric,
-                         "filter": "none", "value": float(v), "stderr": None, "unit": unit,
-                         "kept_width": r["kept_width"], "expansion_ratio": r["expansion_ratio"],
-                         "params": r["params"]})
-    return pd.DataFrame(rows)
-
-
-def efficiency_rows(cells_root: str | Path, run_id: str):
-    """Every intact efficiency cell under `cells_root` as tidy rows (repro/schema.py), plus the
-    output-length breakdown of the paper workloads. Unmeasured figures have no row (never 0)."""
-    import pandas as pd
-
-    from repro.schema import COLUMNS, validate
-
-    rows = []
-    for rec in _read_cells(cells_root):
-        c, pl = rec["cell"], rec["payload"]
-        mi = pl["model_info"]
-        for r in pl["rows"]:
-            if r["value"] is None:
-                continue
-            rows.append({"model": c["model"], "criterion": c["criterion"], "level": c["level"],
-                         "variant": c["variant"], "task": c["task"], "metric": r["metric"],
-                         "filter": "none", "value": float(r["value"]), "stderr": None,
-                         "unit": r["unit"], "kept_width": mi["kept_width"],
-                         "expansion_ratio": mi["expansion_ratio"], "params": mi["params"],
-                         "source": "reproduction", "run_id": run_id})
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
-    if not df.empty:
-        extra = breakdown_rows(df)
-        if not extra.empty:
-            df = pd.concat([df, extra[list(COLUMNS)]], ignore_index=True)
-    return validate(df, f"efficiency cells under {cells_root}")

@@ -10,6 +10,8 @@ import torch
 import yaml
 
 from repro import efficiency as eff
+from repro import workloads as wk
+from repro.efficiency_rows import breakdown_rows
 from repro.energy import EnergyMeter, open_meter
 from repro.errors import ReproError
 from repro.timing import Timer
@@ -104,9 +106,9 @@ def test_synthetic_ids_avoid_special_tokens_and_are_seeded():
 
 
 def test_paper_selection_and_prompt_format():
-    assert eff.select_indices(10, 3, 42) == eff.select_indices(10, 3, 42)
-    assert eff.select_indices(10, 3, 42) != eff.select_indices(10, 3, 123)
-    text = eff.format_prompt({"ctx": "A man", "endings": ["x", "y"]}, "hellaswag")
+    assert wk.select_indices(10, 3, 42) == wk.select_indices(10, 3, 42)
+    assert wk.select_indices(10, 3, 42) != wk.select_indices(10, 3, 123)
+    text = wk.format_prompt({"ctx": "A man", "endings": ["x", "y"]}, "hellaswag")
     assert text == "A man\n\nWhat happens next?\nA. x\nB. y\n\nAnswer:"
 
 
@@ -276,7 +278,7 @@ def test_output_length_breakdown():
         {**base, "level": 40.0, "metric": "ttlt_mean", "value": 380.0},
         {**base, "level": 40.0, "metric": "new_tokens_per_prompt_real_mean", "value": 20.0},
     ])
-    out = eff.breakdown_rows(df).set_index("metric")["value"]
+    out = breakdown_rows(df).set_index("metric")["value"]
     # 20 ms/token at level 0, 19 at 40: +280 ms = +300 from length, -20 from per-token speed
     assert out["ttlt_change_vs_level0_ms"] == pytest.approx(280.0)
     assert out["ttlt_change_from_output_length_ms"] == pytest.approx(300.0)

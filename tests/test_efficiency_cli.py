@@ -6,8 +6,8 @@ import pytest
 import torch
 from test_efficiency import small_config
 
-from repro import efficiency as eff
 from repro.cli import main
+from repro.efficiency_rows import efficiency_rows
 from repro.schema import read_csv, validate
 from repro.toy import toy_model, toy_tokenizer
 
@@ -54,7 +54,7 @@ def test_cpu_run_writes_cells_resumes_and_aggregates(tmp_path, toy_dir, capsys):
     assert main(argv) == 0  # resume: nothing pending
     assert "0 pending" in capsys.readouterr().out
 
-    df = eff.efficiency_rows(results, "test-run")
+    df = efficiency_rows(results, "test-run")
     validate(df)
     assert set(df["variant"]) == {"cpu-float32", "align64-cpu-float32", "cpu-float32-synthetic",
                                  "align64-cpu-float32-synthetic"}  # the folder's default dtype: bfloat16
