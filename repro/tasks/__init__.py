@@ -19,7 +19,6 @@ the tasks' metadata.version and part of the folder name, so stale copies are nev
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -66,12 +65,21 @@ IFEVAL_DOCS = [  # (prompt, [(instruction id, kwargs)]); ids from lm_eval.tasks.
 
 
 def stdlib_text(modules=PPL_MODULES) -> list[str]:
-    """Docstrings of standard-library modules (ship with Python; no download)."""
+    """Docstrings of standard-library modules (ship with Python; no download), read from the
+    source without importing it (turtle would need tkinter)."""
+    import ast
+    import importlib.util
+
     docs = []
     for name in modules:
-        doc = (importlib.import_module(name).__doc__ or "").strip()
-        if doc:
-            docs.append(doc)
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+        if origin and origin.endswith(".py"):
+            doc = ast.get_docstring(ast.parse(Path(origin).read_text(encoding="utf-8")), clean=False) or ""
+        else:
+            doc = importlib.import_module(name).__doc__ or ""
+        if doc.strip():
+            docs.append(doc.strip())
     return docs
 
 
