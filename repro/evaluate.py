@@ -93,10 +93,21 @@ class Settings:
     calibration: Path | None = None
     calibration_samples: int = 32
 
-    def for_cell(self, spec: models.ModelSpec, dtype: str) -> dict[str, Any]:
-        return {"limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
-                "max_length": self.max_length or spec.max_length, "dtype": dtype,
-                "revision": spec.revision, "seeds": SEEDS, "random_criterion_seed": self.seed}
+    def for_cell(self, spec: models.ModelSpec, dtype: str, criterion: str = "") -> dict[str, Any]:
+        out = {"limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
+               "max_length": self.max_length or spec.max_length, "dtype": dtype,
+               "revision": spec.revision, "seeds": SEEDS, "random_criterion_seed": self.seed}
+        if criterion == "activation":  # other calibration text or windows: other kept neurons
+            out["calibration"] = {"sha256": self.calibration_sha256(),
+                                  "samples": self.calibration_samples}
+        return out
+
+    def calibration_sha256(self) -> str:
+        from repro.tasks import calibration_text
+
+        text = (self.calibration.read_text(encoding="utf-8") if self.calibration is not None
+                else calibration_text())
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def task_manager(tasks: Iterable[suites.TaskSpec]):
@@ -267,10 +278,10 @@ def run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec
     todo: dict[str, list[cellio.Cell]] = {}
     cell_settings: dict[cellio.Cell, dict] = {}
     for p in plans:
-        s = settings.for_cell(p.spec, p.dtype)
         for c in p.cells:
-            cell_settings[c] = s
-        todo[p.spec.name] = [c for c in p.cells if c in mine and not is_done(root, c, s)]
+            cell_settings[c] = settings.for_cell(p.spec, p.dtype, c.criterion)
+        todo[p.spec.name] = [c for c in p.cells
+                             if c in mine and not is_done(root, c, cell_settings[c])]
     total = sum(len(v) for v in todo.values())
     out(f"{len(grid)} cells in the grid, {len(mine)} in shard {shard_spec or '1/1'}, "
         f"{total} to compute")
@@ -390,7 +401,7 @@ def dry_run(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: 
     by_model = {p.spec.name: p for p in plans}
     for c in mine:
         p = by_model[c.model]
-        state = "done" if is_done(root, c, settings.for_cell(p.spec, p.dtype)) else "pending"
+        state = "done" if is_done(root, c, settings.for_cell(p.spec, p.dtype, c.criterion)) else "pending"
         print(f"{state:8} {c.id}")
     return 0
 

@@ -159,20 +159,28 @@ def test_aggregate_into_tidy_schema(env, full_run, tmp_path):
     assert prov["lm_eval"] == ["0.4.9.1"] and "smoke_mc" in prov["task_versions"]
 
 
-def test_neuron_selection_on_toy(env, capsys):
+def test_neuron_selection_on_toy(env, capsys, monkeypatch):
     root, model = env
     results = root / "ns"
-    rc = main(["neuron-selection", "--models", str(model), "--suite", "smoke_neuron_selection",
-               "--tasks", "smoke_ppl", "--criteria", "maw", "random", "activation",
-               "--results", str(results), "--limit", "1", "--bootstrap-iters", "0",
-               "--dtype", "float32"])
-    assert rc == 0
+    ns = ["neuron-selection", "--models", str(model), "--suite", "smoke_neuron_selection",
+          "--tasks", "smoke_ppl", "--criteria", "maw", "random", "activation",
+          "--results", str(results), "--limit", "1", "--bootstrap-iters", "0", "--dtype", "float32"]
+    assert main(ns) == 0
     out = capsys.readouterr().out
     assert "| baseline | 0 |" in out and "| activation | 10 |" in out and "not run" not in out
     rec = cellio.read(results, cellio.Cell("neuron_selection", "toy", "activation", 10.0,
                                            "smoke_ppl", "fp32"))
     assert rec["payload"]["prune"]["calibration"]["source"].startswith("python-stdlib")
     assert (results / "neuron_selection" / "toy" / "summary-fp32.md").is_file()
+    # other calibration text: only the activation cell is recomputed
+    text = root / "calib.txt"
+    text.write_text("Some other calibration text. " * 40)
+    calls = _count_runs(monkeypatch)
+    assert main([*ns, "--calibration", str(text)]) == 0
+    assert calls == ["smoke_ppl"]
+    rec = cellio.read(results, cellio.Cell("neuron_selection", "toy", "activation", 10.0,
+                                           "smoke_ppl", "fp32"))
+    assert rec["payload"]["prune"]["calibration"]["source"] == str(text)
 
 
 def test_resume_after_sigkill(env, monkeypatch):
