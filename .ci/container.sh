@@ -68,7 +68,8 @@ COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 DOCKER_BUILDKIT=0 docker build --network host \
     --build-arg BASE_IMAGE="$BASE" --build-arg PREFETCH_DATASETS=0 \
     --build-arg REPRO_COMMIT="$COMMIT" -t "$IMAGE" . 2>&1 | tee "$WORK/build.log" \
-    | grep --line-buffered -E '^(Step |Successfully (built|tagged))|legacy|[Ee]rror' || true
+    | { grep --line-buffered -E '^(Step |Successfully (built|tagged))|legacy|[Ee]rror' || true; }
+# (pipefail: a failed build stops here, never falls back to an older image)
 docker image inspect "$IMAGE" >/dev/null
 docker image prune -f >/dev/null  # the previous build's layers, now untagged
 SIZE=$(docker image inspect -f '{{.Size}}' "$IMAGE")
