@@ -249,3 +249,19 @@ def test_slurm_script_shards_by_array_index():
     text = (KIT / "slurm" / "full-array.sbatch").read_text()
     assert '--shard "${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT}"' in text
     assert "--stages aggregate tables claims" in text
+
+
+def test_prefetch_marker_satisfies_preflight(tmp_path, monkeypatch, capsys):
+    """The build step's marker is what preflight's data check reads (the downloads themselves
+    need the Hub, which this machine cannot reach: they are replaced here)."""
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # main() sets it otherwise
+    fetched = []
+    monkeypatch.setattr(prefetch, "fetch_datasets", lambda tasks=prefetch.TASKS: fetched.extend(tasks))
+    monkeypatch.setattr(prefetch, "fetch_punkt", lambda: str(tmp_path / "punkt_tab"))
+    assert prefetch.main() == 0
+    assert fetched == list(prefetch.TASKS)
+    assert prefetch.read_marker()["tasks"] == list(prefetch.TASKS)
+    world = probes(datasets_marker=pf._datasets_marker, hub_reachable=lambda: False)
+    rc, failed = run(capsys, world, skip=("gpu", "disk", "hf"))
+    assert rc == 0 and failed == []
