@@ -133,24 +133,34 @@ def nltk_stub(root: Path | None = None) -> Path:
     return root
 
 
-def use_nltk_stub() -> Path | None:
-    """Point NLTK_DATA at the stand-in unless a real punkt_tab is already findable."""
+def _found_punkt_tab() -> Path | None:
+    """The punkt_tab folder nltk would use now, or None."""
     try:
         import nltk
 
-        nltk.data.find("tokenizers/punkt_tab/english/")
-        found = True
+        ptr = nltk.data.find("tokenizers/punkt_tab/english/")
     except (LookupError, ImportError):
-        found = False
-    if found and not os.environ.get("NLTK_DATA", "").endswith("nltk_stub"):
+        return None
+    return Path(getattr(ptr, "path", str(ptr)))
+
+
+def _is_stub(found: Path) -> bool:
+    return any((d / STUB_MARKER).exists() for d in found.parents)
+
+
+def use_nltk_stub() -> Path | None:
+    """Point nltk at the stand-in unless a real punkt_tab is already findable."""
+    found = _found_punkt_tab()
+    if found is not None and not _is_stub(found):
         return None
     stub = nltk_stub()
     os.environ["NLTK_DATA"] = str(stub)
     try:  # nltk reads NLTK_DATA at import; make an already imported nltk see it too
         import nltk
 
-        if str(stub) not in nltk.data.path:
-            nltk.data.path.insert(0, str(stub))
+        if str(stub) in nltk.data.path:
+            nltk.data.path.remove(str(stub))
+        nltk.data.path.insert(0, str(stub))
     except ImportError:
         pass
     log.warning("IFEval uses an EMPTY stand-in punkt_tab (%s): fine for the smoke run, "
@@ -159,7 +169,10 @@ def use_nltk_stub() -> Path | None:
 
 
 def is_stub_active() -> bool:
-    return Path(os.environ.get("NLTK_DATA", "/nonexistent"), STUB_MARKER).exists()
+    """True when the punkt_tab nltk would use is the stand-in (judged by what nltk finds, not
+    by NLTK_DATA alone: nltk's search path outlives changes to the variable)."""
+    found = _found_punkt_tab()
+    return found is not None and _is_stub(found)
 
 
 # ---------------------------------------------------------------- the pipeline

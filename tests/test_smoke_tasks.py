@@ -65,5 +65,12 @@ def test_nltk_stub(tmp_path, monkeypatch):
     root = smoke.nltk_stub()
     eng = root / "tokenizers" / "punkt_tab" / "english"
     assert (eng / "collocations.tab").exists() and (root / smoke.STUB_MARKER).exists()
-    monkeypatch.setenv("NLTK_DATA", str(root))
+    import nltk
+
+    monkeypatch.delenv("NLTK_DATA", raising=False)  # restored after the test: use_nltk_stub sets it
+    monkeypatch.setattr(nltk.data, "path", [p for p in nltk.data.path if "nltk_stub" not in p])
+    if smoke._found_punkt_tab() is not None:
+        pytest.skip("a real punkt_tab is installed; the stand-in is never used then")
+    assert not smoke.is_stub_active()
+    assert smoke.use_nltk_stub() == root
     assert smoke.is_stub_active()
