@@ -27,11 +27,9 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Debian's packages are not version-pinned: the base is (by digest), and Debian's point releases
 # drop superseded versions from the archive, so pins would break the build within months. What
 # changes numbers, the Python stack, is pinned by hash below.
-# python3-tk: the 'activation' criterion's calibration text imports stdlib modules, turtle
-# among them, which needs tkinter (Debian ships it apart from python3).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv python3-tk ca-certificates \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 1000 --shell /bin/bash repro \
  && mkdir -p /opt/repro /opt/cache/datasets /opt/cache/nltk_data /cache/huggingface /results \
