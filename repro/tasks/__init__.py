@@ -26,8 +26,9 @@ from pathlib import Path
 VERSION = 3
 PPL_MODULES = ("json", "heapq")  # ~4.2k characters: 3 windows of 512 tokens
 # calibration text for the 'activation' criterion: other stdlib docstrings, disjoint from the
-# evaluation text above
-CALIBRATION_MODULES = ("pdb", "turtle", "site", "cmd", "timeit", "socketserver", "csv", "copy")
+# evaluation text above. Not `site`: Debian patches its docstring, so the text (and the
+# activation ranking) would differ between Python builds, e.g. the host's and the image's.
+CALIBRATION_MODULES = ("pdb", "turtle", "cmd", "timeit", "socketserver", "csv", "copy")
 
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Germany", "Berlin"), ("Spain", "Madrid"),
             ("Japan", "Tokyo"), ("Egypt", "Cairo"), ("Canada", "Ottawa"), ("Russia", "Moscow"),
