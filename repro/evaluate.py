@@ -427,9 +427,8 @@ def prepare_nltk(plans: list[ModelPlan]) -> None:
         use_nltk_stub()
 
 
-def run(args: argparse.Namespace) -> int:
-    cellio.parse_shard(args.shard)
-    plans = make_plans(args)
+def execute(args: argparse.Namespace, plans: list[ModelPlan]) -> int:
+    """List (--dry-run) or run this shard's cells of `plans`; shared with neuron selection."""
     settings = settings_from(args)
     if args.dry_run:
         return dry_run(plans, args.results, settings, args.shard)
@@ -437,3 +436,8 @@ def run(args: argparse.Namespace) -> int:
     prepare_nltk(plans)
     run_plans(plans, args.results, settings, args.shard)
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    cellio.parse_shard(args.shard)
+    return execute(args, make_plans(args))

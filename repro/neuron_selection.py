@@ -27,7 +27,7 @@ from pathlib import Path
 from repro import cells as cellio
 from repro import models, suites
 from repro.errors import ReproError
-from repro.evaluate import ModelPlan, add_grid_arguments, prepare_nltk, run_plans, settings_from
+from repro.evaluate import ModelPlan, add_grid_arguments, execute
 
 CRITERIA = ["maw", "vow", "pon", "random", "activation"]
 LEVELS = [0.0, 10.0]
@@ -87,13 +87,9 @@ def run(args: argparse.Namespace) -> int:
 
     cellio.parse_shard(args.shard)
     plans = make_plans(args)
-    settings = settings_from(args)
+    rc = execute(args, plans)
     if args.dry_run:
-        from repro.evaluate import dry_run
-
-        return dry_run(plans, args.results, settings, args.shard)
-    prepare_nltk(plans)
-    run_plans(plans, args.results, settings, args.shard)
+        return rc
     for p in plans:
         table = summary(p, args.results)
         write_text(Path(args.results) / p.stage / p.spec.name / f"summary-{p.variants[0]}.md", table)
