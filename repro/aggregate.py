@@ -102,7 +102,7 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
             prov["task_versions"].setdefault(t, set()).add(v)
         for t, h in p.get("lm_eval", {}).get("task_config_sha256", {}).items():
             prov["task_config_sha256"].setdefault(t, set()).add(h)
-    # ---- efficiency stage: its cells carry their own rows (repro/efficiency.py owns them) ----
+    # ---- efficiency stage: its cells carry their own rows (repro/efficiency_rows.py owns them) ----
     from repro.efficiency_rows import efficiency_rows
 
     eff = efficiency_rows(root, run_id)
