@@ -14,6 +14,7 @@ import logging
 import sys
 
 from repro.core import options
+from repro.core.atomicio import write_error
 from repro.core.errors import ReproError
 
 # command -> (module, one-line description); the order is the paper's pipeline
@@ -66,21 +67,31 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(COMMANDS[cmd][0])
         sub = options.Parser(prog=f"repro {cmd}", description=COMMANDS[cmd][1])
         options.add_quiet(sub)
-        module.configure(sub)
+        module.configure(sub)  # may read a configuration file: its errors are ReproErrors
         rest = argv[:]
         rest.remove(cmd)
         args = sub.parse_args(rest)
     except SystemExit as exc:  # --help (0), or a bad command line: one line, exit 2
         return int(exc.code or 0)
+    except ReproError as exc:
+        return _fail(str(exc), exc.exit_code)
     _setup_logging(args.quiet)
     try:
         return int(module.run(args) or 0)
     except ReproError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(str(exc), exc.exit_code)
+    except OSError as exc:  # a write outside the kit's own writer (a library's cache) refused
+        mapped = write_error(exc.filename or "a file", exc)
+        if mapped is None:
+            raise
+        return _fail(str(mapped), 2)
     except KeyboardInterrupt:
-        print("error: interrupted; finished cells are kept and a rerun resumes", file=sys.stderr)
-        return 130
+        return _fail("interrupted; finished cells are kept and a rerun resumes", 130)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever it holds
+    return code
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from repro.config import models
 from repro.config.neuron_selection import neuron_selection
 from repro.config.pipeline import Pipeline, Profile, pipeline
 from repro.core import options
-from repro.core.atomicio import write_text
+from repro.core.atomicio import check_destination, write_text
 from repro.core.errors import ReproError
 
 log = logging.getLogger("repro.pipeline")
@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     for m in models_:
         models.get(m)  # an unknown model fails here, before any stage starts
     out = (args.out or Path(os.environ.get("REPRO_OUT") or profile.out)).absolute()
+    check_destination(out, "--out")  # before any stage starts
     values = {"models": models_, "selection_models": selection_models(profile, models_),
               "out": [str(out)], "results": [str(out / "results")], "data": [str(out / "data")],
               "generated": [str(out / "generated")], "run_id": [profile.run_id]}

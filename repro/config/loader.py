@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar, Union
 import yaml
 
 from repro.core.errors import ReproError
+from repro.core.textio import decode
 
 CONFIG_DIR = Path(__file__).resolve().parent
 T = TypeVar("T")
@@ -39,7 +40,7 @@ def read_yaml(path: str | Path) -> tuple[str, Any]:
     """(text, parsed YAML) of a configuration file, or one line saying what is wrong."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode(path.read_bytes(), shown(path))[0]  # a BOM, UTF-16 or CRLF from an editor
         return text, yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

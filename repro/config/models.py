@@ -8,7 +8,10 @@ weights (unknown model, level outside the model's list, gated model without a to
     models.paper_models()                        # the paper's three, in models.yaml order
 
 A local folder (or .gguf file) is accepted in place of a short name: it becomes an ad-hoc spec
-named after the folder, with the paper's level grid and no suite of its own. Where a spec's
+with the paper's level grid and no suite of its own, named after the folder and its content
+(`maw-level40-3fa9c1d2`: repro.core.identity), so two folders of the same name never share
+results. Every spec has an `identity` (content for a folder, Hub id and revision, PyPI
+package) that each result records and a resume checks. Where a spec's
 weights come from is repro.runtime.weights' business (it needs torch; this module does not).
 """
 
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from repro.config.loader import build, kit_file, load, require
-from repro.core import hub
+from repro.core import hub, identity
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
 
@@ -51,6 +54,7 @@ class ModelSpec:
     selection_suite: str | None = None  # neuron selection's suite (default: neuron_selection.yaml)
     variants: tuple[Literal["", "chat"], ...] = ("",)
     local_path: str | None = None      # ad-hoc specs only
+    content_id: str | None = None      # ad-hoc specs only: repro.core.identity.content_id
 
     def __post_init__(self) -> None:
         require(bool(self.levels) and all(0 <= x < 100 for x in self.levels),
@@ -74,6 +78,15 @@ class ModelSpec:
         """True when the revision is a full commit SHA (not a branch such as main)."""
         r = self.revision or ""
         return len(r) == 40 and all(c in "0123456789abcdef" for c in r)
+
+    @property
+    def identity(self) -> str:
+        """What the weights are: content for a local folder, else where they come from."""
+        if self.content_id:
+            return self.content_id
+        if self.source == "pypi":
+            return f"pypi:{self.package}/{self.gguf_file}"
+        return f"hub:{self.hf_id}@{self.revision or 'main'}"
 
     def check_levels(self, levels) -> list[float]:
         out = []
@@ -99,6 +112,7 @@ class ModelSpec:
         return {"model": self.name, "hf_id": self.hf_id, "revision": self.revision,
                 "revision_pinned": self.pinned, "source": self.source, "package": self.package,
                 "gguf_file": self.gguf_file, "dtype": self.dtype, "local_path": self.local_path,
+                "identity": self.identity,
                 "hidden_size": self.hidden_size, "intermediate_size": self.intermediate_size,
                 "num_layers": self.num_layers, "max_length": self.max_length}
 
@@ -140,19 +154,24 @@ def _local_spec(p: Path) -> ModelSpec:
     c: dict[str, Any] = {}
     cfg = p / "config.json"
     if cfg.is_file():
-        c = json.loads(cfg.read_text(encoding="utf-8"))
+        try:
+            c = json.loads(cfg.read_bytes().decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ReproError(f"{cfg} is not valid JSON ({exc}); restore the model's config.json") from None
+        c = c if isinstance(c, dict) else {}
 
     def width(key: str) -> int | None:  # unknown stays unknown (the loaded model's config rules)
         v = c.get(key)
         return v if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else None
 
-    name = (p.stem if p.is_file() else p.resolve().name).lower()
-    return build(ModelSpec, {"name": name, "dtype": "bfloat16", "levels": list(PAPER_LEVELS),
+    content = identity.content_id(p)
+    base = (p.stem if p.is_file() else p.resolve().name).lower()
+    return build(ModelSpec, {"name": f"{base}-{identity.short(content)}", "dtype": "bfloat16", "levels": list(PAPER_LEVELS),
                              "suite": None, "gated": False, "hidden_size": width("hidden_size"),
                              "intermediate_size": width("intermediate_size"),
                              "num_layers": width("num_hidden_layers"), "max_length": 2048,
                              "source": "local", "local_path": str(p.resolve()),
-                             "variants": list(VARIANTS)}, str(p))
+                             "content_id": content, "variants": list(VARIANTS)}, str(p))
 
 
 def check_access(spec: ModelSpec) -> None:

@@ -1,30 +1,86 @@
-"""Atomic writes: a reader sees the old file or the whole new one, never half of it."""
+"""Atomic writes: a reader sees the old file or the whole new one, never half of it.
+
+Temporary files and folders are hidden siblings named after their owner,
+`.<name>.<random>.<host>.<pid>.tmp`, so that a process killed mid-write leaves something
+`clean_stale` can recognise and remove (or, for a folder being replaced, roll back) on the next
+run, while a live writer's files, on this host or another one sharing the folder, are left
+alone. A write the system refuses (disk full, read-only, no permission) is one ReproError
+naming the file, and leaves nothing behind. `check_destination` finds an unusable output
+folder before any heavy work starts.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from repro.core.errors import ReproError
+
+log = logging.getLogger("repro.atomicio")
+
+STALE_FOREIGN_S = 24 * 3600  # another host's temporary files are removed after a day
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<old>old-)?[a-z0-9_]{8}\.(?P<host>[^.]+)\.(?P<pid>\d+)\.tmp$")
+_FIX = {errno.ENOSPC: "free some space or choose another folder",
+        errno.EDQUOT: "free some space (disk quota) or choose another folder",
+        errno.EROFS: "choose a writable folder", errno.EACCES: "choose a folder you can write to",
+        errno.EPERM: "choose a folder you can write to",
+        errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+        errno.EEXIST: "a part of the path is a file, not a folder; choose another path",
+        errno.ENAMETOOLONG: "choose a shorter name"}
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname() or "host")[:40]
+
+
+def _suffix() -> str:
+    return f".{_host()}.{os.getpid()}.tmp"
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> ReproError | None:
+    """A write the system refused, as one line (None for failures that are kit bugs)."""
+    fix = _FIX.get(exc.errno)
+    if fix is None:
+        return None
+    return ReproError(f"cannot write {path}: {exc.strerror or exc}; {fix}")
+
+
+@contextmanager
+def _mapped(path: str | os.PathLike) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        mapped = write_error(path, exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _mapped(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=_suffix())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -39,15 +95,105 @@ def write_json(path: str | os.PathLike, obj: Any, **dump_kwargs: Any) -> None:
 
 @contextmanager
 def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling directory that replaces `final` only if the block succeeds."""
+    """Yield a temporary sibling folder that replaces `final` only if the block succeeds.
+
+    The replacement is two renames: the old folder aside, the new one in; the old one is then
+    deleted. A process killed between them leaves the old folder aside, and `clean_stale`
+    (run before the next write) moves it back."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    with _mapped(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name[:100]}.", suffix=_suffix()))
     try:
         yield tmp
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with _mapped(final):
+            aside = None
+            if final.exists():
+                aside = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name[:100]}.old-",
+                                              suffix=_suffix()))
+                os.replace(final, aside)
+            os.replace(tmp, final)
+            if aside is not None:
+                shutil.rmtree(aside)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _alive(host: str, pid: int) -> bool:
+    if host != _host():
+        return True  # another machine's process: only its age tells
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
+    """Remove the temporary files and folders that killed writers left under `folder`, and
+    move back a folder a killed `staged_dir` had set aside. Returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    dirs = [folder]
+    while dirs:
+        d = dirs.pop()
+        try:
+            entries = sorted(d.iterdir())
+        except OSError:
+            continue
+        for p in entries:
+            m = _TMP.match(p.name)
+            if m is None:
+                if recursive and p.is_dir() and not p.is_symlink():
+                    dirs.append(p)
+                continue
+            try:
+                age = time.time() - p.lstat().st_mtime
+            except OSError:
+                continue
+            if _alive(m["host"], int(m["pid"])) and (m["host"] == _host() or age < STALE_FOREIGN_S):
+                continue
+            final = p.with_name(m["name"])
+            if m["old"] and p.is_dir() and not final.exists():
+                os.replace(p, final)  # the replacement never arrived: the old folder stays
+                log.warning("%s: restored the folder an interrupted overwrite had set aside", final)
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run under %s", len(removed), folder)
+    return removed
+
+
+def check_destination(path: str | os.PathLike, option: str) -> Path:
+    """Fail in one line, before any heavy work, when `path` cannot become a writable folder:
+    a part of it is a file, the file system is read-only, permission is missing, or the disk is
+    full. Creates nothing (the probe file is removed)."""
+    path = Path(path)
+    probe_dir = path
+    while not probe_dir.exists():
+        if probe_dir.parent == probe_dir:
+            break
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise ReproError(f"{option} {path}: {probe_dir} is a file, not a folder; choose a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=probe_dir, prefix=".repro-probe.", suffix=_suffix())
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as exc:
+        fix = _FIX.get(exc.errno, "choose another folder")
+        raise ReproError(f"{option} {path} is not writable ({exc.strerror or exc}); {fix}") from None
+    return path

@@ -10,6 +10,7 @@ spellings stay as hidden aliases.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
@@ -26,15 +27,83 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def level(text: str) -> float:
-    """A pruning level: percent of MLP neurons pruned, 0 <= p < 100."""
+def _number(text: str, example: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number (give a percentage such as 40)") from None
-    if not 0 <= v < 100:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"{text} is outside [0, 100): give a percentage such as 40")
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number (e.g. {example})") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number (e.g. {example})")
     return v
+
+
+def level(text: str) -> float:
+    """A pruning level: percent of MLP neurons pruned, 0 <= p < 100, as a cell names it."""
+    v = _number(text, "40")
+    if not 0 <= v < 100:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 100): give a percentage such as 40")
+    if float(f"{v:g}") != v:  # cells and folders are named f"{level:g}": two levels, one name
+        raise argparse.ArgumentTypeError(f"{text} has more digits than a cell name keeps "
+                                         f"({v:g}); give at most 6 significant digits")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (e.g. an expansion ratio)."""
+    v = _number(text, "2.4")
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+    return v
+
+
+def non_negative_float(text: str) -> float:
+    v = _number(text, "10")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return v
+
+
+def limit(text: str) -> float:
+    """lm-eval's --limit: a fraction of each task in (0, 1), or a whole number of documents."""
+    v = _number(text, "10 or 0.5")
+    if not (0 < v < 1 or (v >= 1 and v == int(v))):
+        raise argparse.ArgumentTypeError(f"{text} must be a fraction in (0, 1) or a whole number "
+                                         "of documents >= 1")
+    return v
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def non_negative_int(text: str) -> int:
+    v = _whole(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return v
+
+
+def seed(text: str) -> int:
+    """A seed every generator accepts (numpy's and torch's): 0 <= s < 2**32."""
+    v = _whole(text)
+    if not 0 <= v < 2**32:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 2**32): give a seed such as 0")
+    return v
+
+
+def plain_name(text: str) -> str:
+    """A name that becomes a file name and a CSV cell: no path separator, comma or control
+    character, not '.' or '..', at most 100 characters (any other character is kept)."""
+    bad = sorted({c for c in text if c in "/\\," or ord(c) < 32 or ord(c) == 127})
+    if not text.strip() or text in (".", "..") or bad or len(text) > 100 or text != text.strip():
+        shown = ", ".join(repr(c) for c in bad) if bad else "an empty, dot or padded name"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a plain name ({shown}); use letters, digits, '-', '_' or '.' "
+            "(at most 100 characters)")
+    return text
 
 
 def device(text: str) -> str:
@@ -66,10 +135,7 @@ def shard(text: str) -> str:
 
 
 def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    v = _whole(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
     return v
@@ -90,11 +156,12 @@ def add_levels(p: argparse.ArgumentParser, default_help: str) -> None:
                    f"0 <= p < 100 (default: {default_help})")
 
 
-def add_criteria(p: argparse.ArgumentParser, default: list[str] | None, default_help: str) -> None:
-    """--criteria (default None: the stage's configured criteria)."""
-    p.add_argument("--criteria", nargs="+", default=default,
+def add_criteria(p: argparse.ArgumentParser, default: list[str] | None, default_help: str,
+                 kind=None) -> None:
+    """--criteria (default None: the stage's configured criteria); `kind` checks a name."""
+    p.add_argument("--criteria", nargs="+", default=default, type=kind,
                    help=f"neuron criteria (default: {default_help})")
-    p.add_argument("--criterion", dest="criteria", nargs="+", help=argparse.SUPPRESS)
+    p.add_argument("--criterion", dest="criteria", nargs="+", type=kind, help=argparse.SUPPRESS)
 
 
 def add_device(p: argparse.ArgumentParser, default: str = "auto") -> None:
@@ -116,11 +183,13 @@ def add_shard(p: argparse.ArgumentParser) -> None:
 
 
 def add_grid(p: argparse.ArgumentParser, *, models_help: str, levels_help: str,
-             criteria: list[str] | None, dry_run: bool = True) -> None:
-    """The options every grid stage shares (criteria None: the stage's configuration says)."""
+             criteria: list[str] | None, criterion=None, dry_run: bool = True) -> None:
+    """The options every grid stage shares (criteria None: the stage's configuration says;
+    `criterion`: the argparse type that checks a criterion's name)."""
     add_models(p, models_help)
     add_levels(p, levels_help)
-    add_criteria(p, criteria, " ".join(criteria) if criteria else "the stage's configuration")
+    add_criteria(p, criteria, " ".join(criteria) if criteria else "the stage's configuration",
+                 criterion)
     add_device(p)
     add_dtype(p)
     add_results(p)

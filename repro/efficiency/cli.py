@@ -35,6 +35,7 @@ from pathlib import Path
 from repro.config import models
 from repro.config.efficiency import FILE, PROTOCOLS, WIDTHS, EfficiencyConfig, load_config
 from repro.core import options
+from repro.core.atomicio import check_destination, clean_stale
 from repro.core.errors import ReproError
 from repro.efficiency.workloads import Workload, workloads
 
@@ -42,9 +43,11 @@ log = logging.getLogger("repro.efficiency")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from repro.prune.names import criterion
+
     options.add_grid(p, models_help="the paper's three (models.yaml)",
                      levels_help="each model's list in models.yaml",
-                     criteria=None)
+                     criteria=None, criterion=criterion)
     p.add_argument("--widths", nargs="+", choices=WIDTHS,
                    help="unaligned and/or align64/align128 (default: all)")
     p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
@@ -65,7 +68,7 @@ def selected_workloads(cfg: EfficiencyConfig, names: list[str] | None,
     if names:
         unknown = sorted(set(names) - {w.name for w in wls})
         if unknown:
-            raise ReproError(f"unknown workload(s) {', '.join(unknown)}; known: "
+            raise ReproError(f"--workloads: unknown workload(s) {', '.join(unknown)}; known: "
                              f"{', '.join(w.name for w in wls)}")
         wls = [w for w in wls if w.name in names]
     return wls
@@ -99,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
             spec.check_levels(args.levels)
         if not args.random_weights:
             models.check_access(spec)
+    if args.results.exists() and not args.results.is_dir():
+        raise ReproError(f"--results {args.results} is a file, not a folder; choose a folder")
+    if not args.dry_run:
+        check_destination(args.results, "--results")
+        clean_stale(args.results / "efficiency", recursive=True)
     meter = open_meter(device)
     if torch.device(device).type == "cuda" and not meter.available:
         log.warning("GPU energy not measured: %s", meter.reason)

@@ -8,6 +8,8 @@ unaligned, default profile, e.g. `align64-cpu-quick`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +24,7 @@ from repro.efficiency.workloads import Workload, variant_name
 from repro.prune.widths import Target
 from repro.results import cells
 from repro.results.cells import EFFICIENCY_STAGE, Cell
+from repro.results.locks import Claims
 from repro.runtime.hf import load, load_config, resolve_dtype
 from repro.runtime.weights import weights
 
@@ -52,6 +55,16 @@ def load_base(spec, *, dtype: str, device: str, random_weights: bool, cfg: Effic
     path, gguf, rev = weights(spec)
     model, tok, source = load(path, revision=rev, gguf_file=gguf, dtype=dtype, device=device)
     return model, tok, dict(source, random_weights=False)
+
+
+def identity(spec, cfg: EfficiencyConfig, random_weights: bool, seed: int = 0) -> str:
+    """The model a cell measures: the spec's weights, or random ones of a recorded shape."""
+    if not random_weights:
+        return spec.identity
+    if spec.name in cfg.shapes:
+        shape = json.dumps(cfg.shapes[spec.name], sort_keys=True).encode()
+        return f"random-init:{hashlib.sha256(shape).hexdigest()[:16]}:seed{seed}"
+    return f"random-init:{spec.identity}:seed{seed}"
 
 
 def resolve_prompt_source(choice: str, cfg: EfficiencyConfig, tokenizer) -> str:
@@ -129,41 +142,53 @@ def profile_model(spec, args, cfg: EfficiencyConfig, *, device, criterion, width
     grid = plan(spec.name, criterion, args.levels or list(spec.levels), widths, wls,
                 variant_kw=variant_kw, prompt_source=prompt_source, width=spec.intermediate_size)
     by_cell = {g.cell: g for g in grid}
-    todo = cells.shard(cells.pending(args.results, list(by_cell)), args.shard)
+    ident = identity(spec, cfg, args.random_weights)
+    todo = cells.shard(cells.pending(args.results, list(by_cell), ident), args.shard)
     print(f"{spec.name}: {len(grid)} cells, {len(todo)} pending (device {device}, "
           f"variant e.g. '{todo[0].variant if todo else ''}')")
     if args.dry_run or not todo:
         for c in todo:
             print(f"  {c.id}")
         return 0
-    if model is None:
-        model, tok, source = load_base(spec, dtype=dtype, device=device,
-                                       random_weights=args.random_weights, cfg=cfg)
-    bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
-                  prompt_source=prompt_source)
-    ranking = rank(model, criterion)
-    context = {"spec": spec, "source": source, "gpu": meter.device_record(), "dtype": dtype,
-               "prompt_source": prompt_source}
-    progress, done = cells.Progress(len(todo)), 0
-    groups: dict[tuple, list] = {}
-    for c in todo:
-        groups.setdefault((c.level, by_cell[c].align or 0), []).append(c)
-    for (level, align), group in sorted(groups.items()):
-        pruned, info = prune(model, ranking, Target(level=level, align=align or None))
-        if align and info.kept_width == Target(level=level).width(info.original_width, info.hidden_size):
-            log.info("level %g: align%d gives the unaligned width %d; not re-measured",
-                     level, align, info.kept_width)
-            continue
-        bench.model = pruned.eval()
-        for c in group:
-            t0 = time.monotonic()
-            measure_cell(bench, c, by_cell[c].workload, info, args, cfg, context)
-            progress.step(c, time.monotonic() - t0)
-            done += 1
-        bench.model = None
-        del pruned
-        if dev_type == "cuda":
-            torch.cuda.empty_cache()
+    with Claims(args.results) as claims:
+        todo = [c for c in todo if not claims.busy(c)]
+        if not todo:
+            return 0
+        if model is None:
+            model, tok, source = load_base(spec, dtype=dtype, device=device,
+                                           random_weights=args.random_weights, cfg=cfg)
+        bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
+                      prompt_source=prompt_source)
+        ranking = rank(model, criterion)
+        context = {"spec": spec, "identity": ident, "source": source, "gpu": meter.device_record(),
+                   "dtype": dtype, "prompt_source": prompt_source}
+        progress, done = cells.Progress(len(todo)), 0
+        groups: dict[tuple, list] = {}
+        for c in todo:
+            groups.setdefault((c.level, by_cell[c].align or 0), []).append(c)
+        for (level, align), group in sorted(groups.items()):
+            pruned, info = prune(model, ranking, Target(level=level, align=align or None))
+            if align and info.kept_width == Target(level=level).width(info.original_width, info.hidden_size):
+                log.info("level %g: align%d gives the unaligned width %d; not re-measured",
+                         level, align, info.kept_width)
+                continue
+            bench.model = pruned.eval()
+            for c in group:
+                if not claims.acquire(c):
+                    continue
+                try:
+                    if cells.read(args.results, c, ident) is not None:
+                        continue  # finished by another runner meanwhile
+                    t0 = time.monotonic()
+                    measure_cell(bench, c, by_cell[c].workload, info, args, cfg, context)
+                finally:
+                    claims.release(c)
+                progress.step(c, time.monotonic() - t0)
+                done += 1
+            bench.model = None
+            del pruned
+            if dev_type == "cuda":
+                torch.cuda.empty_cache()
     return done
 
 
@@ -185,7 +210,8 @@ def measure_cell(bench: Bench, cell, wl: Workload, info, args, cfg: EfficiencyCo
                     "original_width": info.original_width},
         labels={"timings_on": dev_type, "random_weights": args.random_weights,
                 "profile": cfg.profile})
-    prov = provenance(host_info(bench.device), stage=EFFICIENCY_STAGE, model=ctx["spec"].record(), source=ctx["source"],
+    prov = provenance(host_info(bench.device), stage=EFFICIENCY_STAGE,
+                      model={**ctx["spec"].record(), "identity": ctx["identity"]}, source=ctx["source"],
                       prune=info.to_dict(), gpu=ctx["gpu"], config=cfg.record(paper=wl.kind == "paper"),
                       prompt_source=ctx["prompt_source"] if wl.kind == "paper" else "synthetic")
     cells.write(args.results, cell, payload, prov)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from repro.config import models
 from repro.core import options
+from repro.core.errors import ReproError
 from repro.evaluate.plan import ModelPlan, Settings, make_plans
 from repro.results import cells as cellio
 
@@ -36,17 +37,21 @@ def batch_size(text: str) -> str:
 def add_run_options(p: argparse.ArgumentParser, *, models_help: str, levels_help: str,
                     criteria: list[str]) -> None:
     """The options evaluate and neuron-selection share (the grid's, then lm-eval's)."""
-    options.add_grid(p, models_help=models_help, levels_help=levels_help, criteria=criteria)
+    from repro.prune.names import criterion
+
+    options.add_grid(p, models_help=models_help, levels_help=levels_help, criteria=criteria,
+                     criterion=criterion)
     p.add_argument("--suite", help="suite from suites.yaml (default: each model's own)")
     p.add_argument("--tasks", nargs="+", help="only these tasks of the suite")
-    p.add_argument("--limit", type=float, help="documents per task (tests only; recorded)")
+    p.add_argument("--limit", type=options.limit,
+                   help="documents per task, or a fraction in (0, 1) (tests only; recorded)")
     p.add_argument("--batch-size", type=batch_size,
                    help="'auto' (default on GPU) or a number (default 8 on CPU)")
     p.add_argument("--max-length", type=options.positive_int,
                    help="lm-eval context length (default: models.yaml)")
-    p.add_argument("--bootstrap-iters", type=int, default=100000,
+    p.add_argument("--bootstrap-iters", type=options.non_negative_int, default=100000,
                    help="lm-eval stderr bootstrap resamples (its default, as the paper)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the 'random' criterion")
+    p.add_argument("--seed", type=options.seed, default=0, help="seed of the 'random' criterion")
     p.add_argument("--calibration", type=Path,
                    help="text for 'activation' (default: Python stdlib docstrings, see "
                         "repro/evaluate/tasks/text.py)")
@@ -80,19 +85,25 @@ def dry_run(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: 
     by_model = {p.spec.name: p for p in plans}
     for c in mine:
         p = by_model[c.model]
-        state = "done" if is_done(root, c, settings.for_cell(p.spec, p.dtype, c.criterion)) else "pending"
+        done = is_done(root, c, settings.for_cell(p.spec, p.dtype, c.criterion), p.spec.identity)
+        state = "done" if done else "pending"
         print(f"{state:8} {c.id}")
     return 0
 
 
 def execute(args: argparse.Namespace, plans: list[ModelPlan]) -> int:
     """List (--dry-run) or run this shard's cells of `plans`; shared with neuron selection."""
+    from repro.core.atomicio import check_destination, clean_stale
     from repro.evaluate import nltk_data
     from repro.evaluate.runner import run_plans
 
     settings = settings_from(args)
+    if args.results.exists() and not args.results.is_dir():
+        raise ReproError(f"--results {args.results} is a file, not a folder; choose a folder")
     if args.dry_run:
         return dry_run(plans, args.results, settings, args.shard)
+    check_destination(args.results, "--results")
+    clean_stale(args.results / plans[0].stage, recursive=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tasks = [t for p in plans for t in p.tasks]
     nltk_data.prepare({t.name for t in tasks}, any(t.local for t in tasks))

@@ -74,9 +74,10 @@ class Settings:
 
     def calibration_text(self) -> str:
         """--calibration, else stdlib docstrings (the documented default, shipped with Python)."""
+        from repro.core.textio import read_text
         from repro.evaluate.tasks.text import calibration_text
 
-        return (self.calibration.read_text(encoding="utf-8") if self.calibration is not None
+        return (read_text(self.calibration, "--calibration") if self.calibration is not None
                 else calibration_text())
 
 

@@ -212,7 +212,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, default=Path(os.environ.get("REPRO_OUT", "results")),
                    help="where the run will write results and checkpoints")
     p.add_argument("--skip", nargs="+", default=[], choices=SKIPPABLE, help="checks to leave out")
-    p.add_argument("--min-free-gb", type=float,
+    p.add_argument("--min-free-gb", type=options.non_negative_float,
                    help="require this much free disk instead of the estimate")
 
 

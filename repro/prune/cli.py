@@ -15,12 +15,13 @@ import logging
 from pathlib import Path
 
 from repro.core import options
+from repro.core.atomicio import check_destination, clean_stale
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
-from repro.prune import criteria
+from repro.prune import criteria, names
 from repro.prune.apply import prune
 from repro.prune.ranking import TIE_BREAKS, rank
-from repro.prune.save import save
+from repro.prune.save import check_space, save
 from repro.prune.widths import Target
 
 log = logging.getLogger("repro.prune")
@@ -32,17 +33,18 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gguf-file", help="GGUF file name inside the --model folder")
     p.add_argument("--dtype", default="bfloat16", choices=DTYPES, help="weights dtype (the paper: bfloat16)")
     options.add_device(p, default="cpu")
-    p.add_argument("--criterion", default="maw",
+    p.add_argument("--criterion", default="maw", type=names.criterion,
                    help=f"neuron criterion: {', '.join(criteria.CRITERIA)} (ppm = maw)")
-    p.add_argument("--method", dest="criterion", help=argparse.SUPPRESS)
+    p.add_argument("--method", dest="criterion", type=names.criterion, help=argparse.SUPPRESS)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--levels", type=options.level, nargs="+",
                    help="percent of MLP neurons pruned, 0 <= p < 100 (several: one folder each)")
     g.add_argument("--level", dest="levels", type=options.level, nargs="+", help=argparse.SUPPRESS)
-    g.add_argument("--expansion", type=float, nargs="+", help="target expansion ratio k / hidden, e.g. 2.4")
+    g.add_argument("--expansion", type=options.positive_float, nargs="+",
+                   help="target expansion ratio k / hidden, e.g. 2.4")
     p.add_argument("--align", type=options.positive_int,
                    help="round the kept width to a multiple of N (e.g. 64)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the 'random' criterion")
+    p.add_argument("--seed", type=options.seed, default=0, help="seed of the 'random' criterion")
     p.add_argument("--tie-break", choices=TIE_BREAKS, default="stable",
                    help="equal scores: stable = lower index wins, nested levels (default); "
                         "topk = optipfair's torch.topk on the weights' device (paper-compatible)")
@@ -55,29 +57,35 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from repro.core.textio import read_text
     from repro.prune.glu import check_config
     from repro.runtime.device import resolve
     from repro.runtime.hf import load, load_config
 
     crit = criteria.canonical(args.criterion)
-    targets = ([Target(level=v, align=args.align) for v in args.levels] if args.levels
-               else [Target(expansion=v, align=args.align) for v in args.expansion])
+    targets = _targets(args)
     outs = [args.out] if len(targets) == 1 else [args.out / f"{crit}-{t.label}" for t in targets]
-    for o in outs:
-        if o.exists() and any(o.iterdir()) and not args.overwrite:
+    for o in outs:  # every destination, before anything loads
+        check_destination(o, "--out")
+        clean_stale(o.parent)  # what a killed prune left: its staging folder, or a folder set aside
+        if o.is_dir() and any(o.iterdir()) and not args.overwrite:
             raise ReproError(f"output folder {o} exists and is not empty; pass --overwrite or choose another --out")
-    if crit == "activation" and (args.calibration is None or not args.calibration.is_file()):
-        raise ReproError("criterion 'activation' needs --calibration FILE (a UTF-8 text file)")
+    text = None
+    if crit == "activation":
+        if args.calibration is None or not args.calibration.is_file():
+            raise ReproError("criterion 'activation' needs --calibration FILE (a UTF-8 text file)")
+        text = read_text(args.calibration, "--calibration")
     device = resolve(args.device)
 
     # config + structure only: fails fast, before any weights load
-    check_config(load_config(args.model, revision=args.revision, gguf_file=args.gguf_file))
+    config = load_config(args.model, revision=args.revision, gguf_file=args.gguf_file)
+    check_config(config)
+    check_space(outs, config, targets, args.dtype)
     model, tokenizer, source = load(args.model, revision=args.revision, gguf_file=args.gguf_file,
                                     dtype=args.dtype, device=device)
     calibration = None
     if crit == "activation":
-        calibration = criteria.calibration_batches(
-            tokenizer, args.calibration.read_text(encoding="utf-8"), samples=args.calibration_samples)
+        calibration = criteria.calibration_batches(tokenizer, text, samples=args.calibration_samples)
     ranking = rank(model, crit, seed=args.seed, calibration=calibration)
     for t, o in zip(targets, outs, strict=True):
         pruned, info = prune(model, ranking, t, args.tie_break)
@@ -88,3 +96,15 @@ def run(args: argparse.Namespace) -> int:
         print(o)
         del pruned
     return 0
+
+
+def _targets(args: argparse.Namespace) -> list[Target]:
+    """One target per distinct folder name; two values that would share one are refused."""
+    made = ([Target(level=v, align=args.align) for v in args.levels] if args.levels
+            else [Target(expansion=v, align=args.align) for v in args.expansion])
+    by_label: dict[str, Target] = {}
+    for t in made:
+        if by_label.setdefault(t.label, t) != t:
+            raise ReproError(f"two targets share the folder name '{t.label}'; give values that "
+                             "differ in their first 6 significant digits")
+    return list(by_label.values())

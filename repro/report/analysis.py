@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from repro.config.report import report
-from repro.core.atomicio import write_json, write_text
+from repro.core.atomicio import check_destination, clean_stale, write_json, write_text
 from repro.report.queries import current, series
 from repro.results.schema import KEY, SOURCES, load_dir
 
@@ -27,6 +27,13 @@ def add_data_options(parser) -> None:
     """--data and --out, as every report command takes them."""
     parser.add_argument("--data", default="data", help="folder of schema CSV files (default: data)")
     parser.add_argument("--out", default="paper/generated", help="output folder (default: paper/generated)")
+
+
+def prepare_out(out: str | Path) -> Path:
+    """--out checked before any work, and cleared of what a killed run left half-written."""
+    out = check_destination(Path(out), "--out")
+    clean_stale(out, recursive=True)
+    return out
 
 
 def relative_change(df: pd.DataFrame) -> pd.DataFrame:
@@ -101,8 +108,9 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    out = prepare_out(args.out)
     df = current(load_dir(args.data))
-    for c in write_analysis(df, Path(args.out)):
+    for c in write_analysis(df, out):
         if c["pearson_r"] is not None:
             log.info("%s: r(%s, %s) over %s = %.3f (p = %.4f, n = %d)", c["source"], c["x"],
                      c["y"], "+".join(c["models"]), c["pearson_r"], c["pearson_p"], c["n"])

@@ -23,7 +23,7 @@ import pandas as pd
 from repro.config.claims import Claim, Quantity, load_claims
 from repro.core.atomicio import write_json, write_text
 from repro.core.errors import ReproError
-from repro.report.analysis import add_data_options, correlation
+from repro.report.analysis import add_data_options, correlation, prepare_out
 from repro.report.queries import current, metric_for, series
 from repro.report.templating import environment
 from repro.results.schema import SOURCES, load_dir
@@ -64,7 +64,10 @@ def _arch(df, model, level, source, column):
     sel = df[(df.model == model) & (df.level == level) & (df.source == source)]
     if sel.empty:
         raise NotRun(f"no {source} rows for {model} at {level:g}%")
-    return float(sel[column].iloc[0])
+    v = sel[column].iloc[0]
+    if pd.isna(v):  # the schema allows an unknown parameter count
+        raise NotRun(f"{column} of {model} at {level:g}% is unknown in the {source} data")
+    return float(v)
 
 
 def _shown(v) -> str:
@@ -262,4 +265,5 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    return run_claims(current(load_dir(args.data)), Path(args.out))
+    out = prepare_out(args.out)
+    return run_claims(current(load_dir(args.data)), out)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from repro.core.atomicio import write_text
 from repro.report import figures
-from repro.report.analysis import add_data_options, write_analysis
+from repro.report.analysis import add_data_options, prepare_out, write_analysis
 from repro.report.claims import run_claims
 from repro.report.queries import current
 from repro.report.tables import all_tables
@@ -30,7 +30,7 @@ log = logging.getLogger("repro.render")
 
 def render(data: str | Path, out: str | Path) -> int:
     t0 = time.perf_counter()
-    out = Path(out)
+    out = prepare_out(out)
     df = current(load_dir(data))
     env = environment()
     tmpl = env.get_template("table.tex.j2")

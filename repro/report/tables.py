@@ -114,14 +114,18 @@ def widths_table(df: pd.DataFrame) -> dict:
     arch = (pub[["model", "level", "kept_width", "expansion_ratio", "params"]]
             .drop_duplicates(["model", "level"]).sort_values(["model", "level"]))
     rows = []
+    def number(v) -> float:  # params is "empty if unknown" (schema): NA, and 0, show nothing
+        return float(v) if pd.notna(v) and float(v) > 0 else float("nan")
+
     for model, g in arch.groupby("model", sort=True):
-        base = float(g[g.level == 0].params.iloc[0]) if (g.level == 0).any() else float("nan")
+        base = number(g[g.level == 0].params.iloc[0]) if (g.level == 0).any() else float("nan")
         for r in g.itertuples():
-            p = float(r.params) if pd.notna(r.params) else float("nan")
+            p = number(r.params)
+            known = p == p and base == base
             cells = [{"text": f"{r.kept_width:d}", "change": "", "improved": False},
                      {"text": f"{r.expansion_ratio:.2f}x", "change": "", "improved": False},
-                     {"text": f"{p / 1e6:.2f}", "change": "", "improved": False},
-                     {"text": f"{100 * (1 - p / base):.2f}%" if r.level else "--",
+                     {"text": f"{p / 1e6:.2f}" if p == p else "", "change": "", "improved": False},
+                     {"text": (f"{100 * (1 - p / base):.2f}%" if known else "") if r.level else "--",
                       "change": "", "improved": False}]
             rows.append({"label": f"{display_name(model)} {level_label(r.level)}", "kind": "paper",
                          "cells": cells, "rule": r.level == 0 and bool(rows)})

@@ -23,7 +23,7 @@ import pandas as pd
 
 from repro.core import options
 from repro.core.errors import ReproError
-from repro.results.cells import SCORE_STAGES, Cell, scan
+from repro.results.cells import SCORE_STAGES, Cell, identity_of, scan
 
 log = logging.getLogger("repro.aggregate")
 
@@ -63,11 +63,29 @@ def rows_for(cell: Cell, payload: dict, run_id: str) -> list[dict]:
     return rows
 
 
+def check_one_model(seen: dict, cell: Cell, rec: dict) -> None:
+    """Every cell of a model name must come from one model (identity in its provenance)."""
+    ident = identity_of(rec)
+    if ident is None or ident.startswith("random-init:"):
+        return
+    first = seen.setdefault(cell.model, (ident, cell))
+    if first[0] != ident:
+        raise ReproError(f"cells of '{cell.model}' come from two models: {first[1].id} from "
+                         f"{first[0]}, {cell.id} from {ident}; rerun the stage for the model you "
+                         "mean (stale cells are recomputed) or aggregate the runs separately")
+
+
 def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
     rows, prov = [], {"run_id": run_id, "cells": 0, "kit_commits": set(), "lm_eval": set(),
                       "packages": {}, "task_versions": {}, "task_config_sha256": {}, "devices": set()}
+    seen: dict[str, tuple[str, Cell]] = {}
     for cell, rec in scan(root, SCORE_STAGES):
-        rows += rows_for(cell, rec["payload"], run_id)
+        check_one_model(seen, cell, rec)
+        try:
+            rows += rows_for(cell, rec["payload"], run_id)
+        except (TypeError, ValueError, AttributeError):  # edited by hand, checksum redone
+            log.warning("%s: its payload is not lm-eval's record; skipped (rerun the stage)", cell.id)
+            continue
         p = rec.get("provenance", {})
         prov["cells"] += 1
         prov["kit_commits"].add(p.get("kit_commit"))
@@ -102,18 +120,23 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
 def configure(p: argparse.ArgumentParser) -> None:
     options.add_results(p)
     p.add_argument("--out", type=Path, default=Path("data/reproduction"), help="output folder")
-    p.add_argument("--run-id", help="the run's id (default: the --results folder name)")
+    p.add_argument("--run-id", type=options.plain_name,
+                   help="the run's id (default: the --results folder name)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.core.atomicio import write_json
+    from repro.core.atomicio import check_destination, clean_stale, write_json
     from repro.results.schema import validate, write_csv
 
     if not Path(args.results).is_dir():
         raise ReproError(f"--results {args.results} is not a folder; point it at a run's cells")
     run_id = args.run_id or Path(args.results).resolve().name
-    if not run_id or any(c in run_id for c in "/\\,"):
-        raise ReproError(f"--run-id {run_id!r} must be a plain name (no slash or comma)")
+    try:
+        options.plain_name(run_id)
+    except argparse.ArgumentTypeError as exc:
+        raise ReproError(f"--run-id (default: the --results folder name): {exc}") from None
+    check_destination(args.out, "--out")
+    clean_stale(args.out)
     df, prov = aggregate(args.results, run_id)
     df = validate(df, f"cells under {args.results}")
     out = Path(args.out) / f"{run_id}.csv"

@@ -5,7 +5,10 @@ missing, truncated, corrupt or mismatched ones.
 Layout: <root>/<stage>/<model>/<criterion>[-<variant>]/level-<level>/<task>.json
 A cell file holds {"cell": key, "payload": ..., "payload_sha256": ..., "provenance": ...,
 "attachments": {name: sha256}}; attachments (e.g. lm-eval's gzipped samples) sit beside it
-and are written before the cell file, which is the commit point.
+and are written before the cell file, which is the commit point (a write that fails removes
+the attachments it wrote). The provenance names the model's identity (content, or Hub id and
+revision: repro.config.models); `read(..., identity=...)` treats a cell of another model as
+missing, so a resume recomputes it and never reuses it.
 """
 
 from __future__ import annotations
@@ -62,26 +65,43 @@ def write(root: str | Path, cell: Cell, payload: dict, provenance: dict,
           attachments: dict[str, bytes] | None = None) -> Path:
     """Write attachments, then the cell file (the commit point), each atomically."""
     path = cell.path(root)
-    hashes = {}
-    for name, data in (attachments or {}).items():
-        write_bytes(path.with_name(f"{path.stem}.{name}"), data)
-        hashes[name] = _sha(data)
-    record = {"format": FORMAT, "cell": cell.key(), "payload": payload,
-              "payload_sha256": _sha(_canonical(payload)), "attachments": hashes,
-              "provenance": provenance}
-    write_text(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
+    hashes, written = {}, []
+    try:
+        for name, data in (attachments or {}).items():
+            att = path.with_name(f"{path.stem}.{name}")
+            write_bytes(att, data)
+            written.append(att)
+            hashes[name] = _sha(data)
+        record = {"format": FORMAT, "cell": cell.key(), "payload": payload,
+                  "payload_sha256": _sha(_canonical(payload)), "attachments": hashes,
+                  "provenance": provenance}
+        write_text(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
+    except BaseException:
+        for att in written:  # no attachment without its cell
+            att.unlink(missing_ok=True)
+        raise
     return path
 
 
-def read(root: str | Path, cell: Cell) -> dict | None:
-    """The cell's record if it is complete and intact, else None (with the reason logged)."""
+def identity_of(record: dict) -> str | None:
+    """The model identity a cell was computed from (None: not recorded)."""
+    model = (record.get("provenance") or {}).get("model") if isinstance(record, dict) else None
+    return model.get("identity") if isinstance(model, dict) else None
+
+
+def read(root: str | Path, cell: Cell, identity: str | None = None) -> dict | None:
+    """The cell's record if it is complete and intact (and, given `identity`, computed from
+    that model), else None with the reason logged."""
     path = cell.path(root)
     if not path.exists():
         return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         log.warning("%s is truncated or corrupt; it will be recomputed", path)
+        return None
+    except OSError as exc:
+        log.warning("%s cannot be read (%s); it will be recomputed", path, exc.strerror or exc)
         return None
     problem = None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
@@ -90,20 +110,25 @@ def read(root: str | Path, cell: Cell) -> dict | None:
         problem = f"holds another cell ({record.get('cell')})"
     elif record.get("payload_sha256") != _sha(_canonical(record.get("payload"))):
         problem = "fails its checksum"
+    elif not isinstance(record.get("attachments", {}), dict) or \
+            not isinstance(record.get("provenance", {}), dict):
+        problem = "has a damaged record (attachments or provenance)"
     else:
         for name, digest in record.get("attachments", {}).items():
             att = path.with_name(f"{path.stem}.{name}")
-            if not att.exists() or _sha(att.read_bytes()) != digest:
+            if not att.is_file() or _sha(att.read_bytes()) != digest:
                 problem = f"has a missing or damaged attachment {att.name}"
                 break
+    if problem is None and identity is not None and identity_of(record) != identity:
+        problem = f"was computed from another model ({identity_of(record)}, not {identity})"
     if problem:
         log.warning("%s %s; it will be recomputed", path, problem)
         return None
     return record
 
 
-def pending(root: str | Path, cells: Iterable[Cell]) -> list[Cell]:
-    return [c for c in cells if read(root, c) is None]
+def pending(root: str | Path, cells: Iterable[Cell], identity: str | None = None) -> list[Cell]:
+    return [c for c in cells if read(root, c, identity) is None]
 
 
 def scan(root: str | Path, stages: Iterable[str]) -> Iterator[tuple[Cell, dict]]:
@@ -113,11 +138,12 @@ def scan(root: str | Path, stages: Iterable[str]) -> Iterator[tuple[Cell, dict]]
         base = Path(root) / stage
         for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
             try:
-                cell = Cell(**json.loads(path.read_text(encoding="utf-8"))["cell"])
-            except (ValueError, UnicodeDecodeError, KeyError, TypeError):
-                log.warning("%s is truncated or not a cell; skipped (rerun the stage)", path)
+                cell = Cell(**json.loads(path.read_text(encoding="utf-8-sig"))["cell"])
+                where = cell.path(root).resolve()
+            except (ValueError, UnicodeDecodeError, KeyError, TypeError, OSError):
+                log.warning("%s is truncated, unreadable or not a cell; skipped (rerun the stage)", path)
                 continue
-            if cell.path(root).resolve() != path.resolve():
+            if where != path.resolve():
                 log.warning("%s holds cell %s of another path; skipped", path, cell.id)
                 continue
             rec = read(root, cell)

@@ -7,9 +7,12 @@ already hold their rows (repro/efficiency writes them).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from repro.results.cells import EFFICIENCY_STAGE, scan
+
+log = logging.getLogger("repro.aggregate")
 
 
 def breakdown_rows(df):
@@ -65,18 +68,22 @@ def efficiency_rows(cells_root: str | Path, run_id: str):
     from repro.results.schema import COLUMNS, validate
 
     rows = []
-    for _, rec in scan(cells_root, [EFFICIENCY_STAGE]):
+    for cell, rec in scan(cells_root, [EFFICIENCY_STAGE]):
         c, pl = rec["cell"], rec["payload"]
-        mi = pl["model_info"]
-        for r in pl["rows"]:
-            if r["value"] is None:
-                continue
-            rows.append({"model": c["model"], "criterion": c["criterion"], "level": c["level"],
-                         "variant": c["variant"], "task": c["task"], "metric": r["metric"],
-                         "filter": "none", "value": float(r["value"]), "stderr": None,
-                         "unit": r["unit"], "kept_width": mi["kept_width"],
-                         "expansion_ratio": mi["expansion_ratio"], "params": mi["params"],
-                         "source": "reproduction", "run_id": run_id})
+        try:
+            mi = pl["model_info"]
+            mine = [{"model": c["model"], "criterion": c["criterion"], "level": c["level"],
+                     "variant": c["variant"], "task": c["task"], "metric": r["metric"],
+                     "filter": "none", "value": float(r["value"]), "stderr": None,
+                     "unit": r["unit"], "kept_width": mi["kept_width"],
+                     "expansion_ratio": mi["expansion_ratio"], "params": mi["params"],
+                     "source": "reproduction", "run_id": run_id}
+                    for r in pl["rows"] if r["value"] is not None]
+        except (TypeError, ValueError, KeyError, AttributeError):  # edited by hand, checksum redone
+            log.warning("%s: its payload is not an efficiency record; skipped (rerun the stage)",
+                        cell.id)
+            continue
+        rows += mine
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     if not df.empty:
         extra = breakdown_rows(df)

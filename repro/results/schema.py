@@ -23,6 +23,7 @@ CSV files under data/; `load_dir` reads and validates them all. Columns:
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import pandas as pd
 
 from repro.core.atomicio import write_text
 from repro.core.errors import ReproError
+from repro.core.textio import decode
 
 COLUMNS: dict[str, str] = {
     "model": "str", "criterion": "str", "level": "float", "variant": "str", "task": "str",
@@ -93,13 +95,28 @@ def validate(df: pd.DataFrame, where: str = "data") -> pd.DataFrame:
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
+    """A schema CSV as the kit writes it, or as a spreadsheet saved it again: UTF-8 with or
+    without a BOM, UTF-16 (comma- or tab-separated), Windows-1252, CRLF line ends, padding rows
+    and columns left empty (repro.core.textio says how text is decoded)."""
     path = Path(path)
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        text = decode(path.read_bytes(), str(path))[0]
+    except OSError as exc:
+        raise ReproError(f"{path}: cannot read it ({exc.strerror or exc}); check its permissions") from None
+    header = text.split("\n", 1)[0]
+    sep = "\t" if "\t" in header and "," not in header else ","
+    if ";" in header and sep not in header:
+        raise ReproError(f"{path}: its columns are separated by ';' (a spreadsheet's regional "
+                         "setting); save it as comma-separated CSV")
+    try:
+        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ReproError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]}); "
                          "restore it from git or rerun the stage that writes it") from exc
-    return validate(raw, str(path))
+    empty = raw.apply(lambda col: col.str.strip() == "")
+    raw = raw[~empty.all(axis=1)]  # rows a spreadsheet left empty
+    pads = [c for c in raw.columns if str(c).startswith("Unnamed: ") and empty[c].all()]
+    return validate(raw.drop(columns=pads).reset_index(drop=True), str(path))
 
 
 def load_dir(root: str | Path) -> pd.DataFrame:
@@ -127,7 +144,7 @@ def to_csv_text(df: pd.DataFrame) -> str:
         cells = []
         for v in row:
             s = _fmt(v)
-            if any(c in s for c in ',"\n'):
+            if any(c in s for c in ',"\n\r'):
                 s = '"' + s.replace('"', '""') + '"'
             cells.append(s)
         lines.append(",".join(cells))

@@ -101,12 +101,15 @@ def load(model: str, *, revision: str | None = None, gguf_file: str | None = Non
     log.info("loading %s (%s)", model, dtype)
     try:
         tok = AutoTokenizer.from_pretrained(path, **kwargs)
-        lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kwargs)
-    except (OSError, ValueError) as exc:
-        mapped = _hub_error(model, exc)
+        lm, info = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype,
+                                                        output_loading_info=True, **kwargs)
+    except (OSError, ValueError, RuntimeError, AttributeError, TypeError, KeyError) as exc:
+        mapped = _hub_error(model, exc) if isinstance(exc, OSError | ValueError) else None
         if mapped:
             raise mapped from exc
-        raise
+        raise _folder_error(model, exc) from exc
+    if not gguf_file:  # GGUF tensors are renamed on the way in; its loader checks them itself
+        _check_complete(model, info)
     if gguf_file:
         lm = _dequantised_copy(lm, torch_dtype)
     lm.to(device).eval()
@@ -118,6 +121,29 @@ def load(model: str, *, revision: str | None = None, gguf_file: str | None = Non
         "model_type": lm.config.model_type,
     }
     return lm, tok, source
+
+
+def _folder_error(model: str, exc: BaseException) -> BaseException:
+    """A folder this transformers cannot read (damaged weights, another version's tokenizer
+    files, a shape that contradicts its config) as one line; anything else stays a traceback."""
+    import transformers
+
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    if not Path(model).exists():
+        return exc
+    return ReproError(f"{model}: transformers {transformers.__version__} cannot load it "
+                      f"({type(exc).__name__}: {text}); re-save the folder with this version "
+                      "(save_pretrained) or restore it from its source")
+
+
+def _check_complete(model: str, info: dict) -> None:
+    """Refuse weights that lack tensors of the architecture: transformers would fill them with
+    random values and only warn."""
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise ReproError(f"{model}: its weights lack {len(missing)} tensor(s) of the architecture "
+                         f"(e.g. {missing[0]}), which transformers would fill with random values; "
+                         "the folder is incomplete or belongs to another architecture")
 
 
 def _dequantised_copy(lm, dtype: torch.dtype):

@@ -55,7 +55,10 @@ def test_local_folder_is_an_adhoc_spec(tmp_path):
     spec = models.get(str(tmp_path))
     assert spec.local_path == str(tmp_path.resolve()) and spec.source == "local"
     assert (spec.hidden_size, spec.intermediate_size, spec.num_layers) == (32, 96, 2)
-    assert spec.name == tmp_path.name.lower() and not spec.gated and spec.suite is None
+    # named after the folder and its content (repro.core.identity): two folders of one name differ
+    assert spec.name == f"{tmp_path.name.lower()}-{spec.identity.split(':')[1][:8]}"
+    assert spec.identity.startswith("content-v1:") and spec.record()["identity"] == spec.identity
+    assert not spec.gated and spec.suite is None
 
 
 def test_local_folder_without_config_has_unknown_widths(tmp_path):

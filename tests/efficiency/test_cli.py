@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from repro.cli import main
+from repro.config import models
 from repro.results.efficiency_rows import efficiency_rows
 from repro.results.schema import read_csv, validate
 from repro.testing.toy import toy_model, toy_tokenizer
@@ -41,13 +42,14 @@ def test_cpu_run_writes_cells_resumes_and_aggregates(tmp_path, toy_dir, capsys):
     # corrected: 2 prefill + decode + throughput = 4; paper: 3 workloads x 2 batch sizes = 6
     # level 0: unaligned only; level 40 (width 58): unaligned and align64 (64)
     assert len(files) == 10 * 3
-    rec = json.loads((results / "efficiency/toy-llama/maw-align64-cpu-float32/level-40/prefill_p8_b1.json")
+    NAME = models.get(str(toy_dir)).name  # the folder's name and content hash
+    rec = json.loads((results / f"efficiency/{NAME}/maw-align64-cpu-float32/level-40/prefill_p8_b1.json")
                      .read_text())
     assert rec["payload"]["model_info"]["kept_width"] == 64
     assert rec["payload"]["device"] == "cpu" and rec["payload"]["energy"]["measured"] is False
     assert rec["provenance"]["host"]["device"] == "cpu"
     assert rec["provenance"]["gpu"]["energy_not_measured_reason"].startswith("device is cpu")
-    paper = json.loads((results / "efficiency/toy-llama/maw-cpu-float32-synthetic/level-0/"
+    paper = json.loads((results / f"efficiency/{NAME}/maw-cpu-float32-synthetic/level-0/"
                         "mmlu_latency_b1.json").read_text())
     assert paper["provenance"]["prompt_source"] == "synthetic"
     capsys.readouterr()
@@ -79,4 +81,5 @@ def test_dry_run_lists_cells_without_loading(tmp_path, toy_dir, capsys):
                  "--results", str(tmp_path / "r"), "--levels", "10", "--protocols", "corrected",
                  "--widths", "unaligned", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "4 pending" in out and "efficiency/toy-llama/maw-cpu/level-10/decode_p8_n4_b1" in out
+    NAME = models.get(str(toy_dir)).name
+    assert "4 pending" in out and f"efficiency/{NAME}/maw-cpu/level-10/decode_p8_n4_b1" in out

@@ -11,12 +11,14 @@ import shutil
 import pytest
 
 from repro.cli import main
+from repro.config import models
 from repro.evaluate import runner
 from repro.evaluate.tasks.build import VERSION as TASKS_VERSION
 from repro.results import cells as cellio
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+TOY = "toy"  # set by the env fixture
 TASKS = ["smoke_ppl", "smoke_mc", "smoke_gen", "smoke_ifeval"]
 REAL_RUN_TASK = runner.run_task
 
@@ -34,6 +36,8 @@ def env(tmp_path_factory):
     model = root / "toy"
     toy_model().save_pretrained(model)
     toy_tokenizer().save_pretrained(model)
+    global TOY  # the cells' model name: the folder's name and its content hash
+    TOY = models.get(str(model)).name
     yield root, model
     mp.undo()
 
@@ -45,7 +49,7 @@ def args(model, results, *extra, tasks=TASKS, levels=("0", "10"), limit="2"):
 
 
 def grid(model, results, tasks=TASKS, levels=(0.0, 10.0)):
-    return {cellio.Cell("evaluate", "toy", "maw", lv, t) for lv in levels for t in tasks}
+    return {cellio.Cell("evaluate", TOY, "maw", lv, t) for lv in levels for t in tasks}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +78,7 @@ def test_cells_written_with_provenance(env, full_run):
         samples = gzip.decompress(cell.path(full_run).with_name(
             f"{cell.task}.{runner.SAMPLES}").read_bytes()).decode().splitlines()
         assert len(samples) == 2 and json.loads(samples[0])["task"] == cell.task
-    ifeval = cellio.read(full_run, cellio.Cell("evaluate", "toy", "maw", 0.0, "smoke_ifeval"))
+    ifeval = cellio.read(full_run, cellio.Cell("evaluate", TOY, "maw", 0.0, "smoke_ifeval"))
     assert "prompt_level_strict_acc,none" in ifeval["payload"]["results"]["smoke_ifeval"]
     assert ifeval["provenance"]["nltk_punkt_tab_stub"] is True
 
@@ -118,7 +122,7 @@ def test_resume_after_interrupt(env, monkeypatch):
 def test_truncated_and_mismatched_cells_rerun(env, full_run, monkeypatch, tmp_path):
     _, model = env
     full_run = shutil.copytree(full_run, tmp_path / "copy")  # the shared run stays as it was
-    cell = cellio.Cell("evaluate", "toy", "maw", 10.0, "smoke_mc")
+    cell = cellio.Cell("evaluate", TOY, "maw", 10.0, "smoke_mc")
     path = cell.path(full_run)
     path.write_bytes(path.read_bytes()[:100])  # a crash mid-write of an older, non-atomic tool
     calls = _count_runs(monkeypatch)
@@ -127,7 +131,7 @@ def test_truncated_and_mismatched_cells_rerun(env, full_run, monkeypatch, tmp_pa
     # other settings (here --limit) make every cell stale
     calls = _count_runs(monkeypatch)
     assert main(args(model, full_run, tasks=["smoke_mc"], levels=("0",), limit="3")) == 0
-    rec = cellio.read(full_run, cellio.Cell("evaluate", "toy", "maw", 0.0, "smoke_mc"))
+    rec = cellio.read(full_run, cellio.Cell("evaluate", TOY, "maw", 0.0, "smoke_mc"))
     assert rec["payload"]["settings"]["limit"] == 3 and calls == ["smoke_mc"]
 
 
@@ -170,17 +174,17 @@ def test_neuron_selection_on_toy(env, capsys, monkeypatch):
     assert main(ns) == 0
     out = capsys.readouterr().out
     assert "| baseline | 0 |" in out and "| activation | 10 |" in out and "not run" not in out
-    rec = cellio.read(results, cellio.Cell("neuron_selection", "toy", "activation", 10.0,
+    rec = cellio.read(results, cellio.Cell("neuron_selection", TOY, "activation", 10.0,
                                            "smoke_ppl", "fp32"))
     assert rec["payload"]["prune"]["calibration"]["source"].startswith("python-stdlib")
-    assert (results / "neuron_selection" / "toy" / "summary-fp32.md").is_file()
+    assert (results / "neuron_selection" / TOY / "summary-fp32.md").is_file()
     # other calibration text: only the activation cell is recomputed
     text = root / "calib.txt"
     text.write_text("Some other calibration text. " * 40)
     calls = _count_runs(monkeypatch)
     assert main([*ns, "--calibration", str(text)]) == 0
     assert calls == ["smoke_ppl"]
-    rec = cellio.read(results, cellio.Cell("neuron_selection", "toy", "activation", 10.0,
+    rec = cellio.read(results, cellio.Cell("neuron_selection", TOY, "activation", 10.0,
                                            "smoke_ppl", "fp32"))
     assert rec["payload"]["prune"]["calibration"]["source"] == str(text)
 
