@@ -49,6 +49,13 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", *session.posargs)
 
 
+@nox.session
+def faults(session: nox.Session) -> None:
+    """The fault-injection suite alone (kill -9, full disks, two runners, bad input; ~5 min)."""
+    install(session, "run", "test")
+    session.run("python", "-m", "pytest", "tests/faults", *session.posargs)
+
+
 @nox.session(name="tests_light")
 def tests_light(session: nox.Session) -> None:
     """The torch-free tests on the light install `nox -s tables` uses (no torch, no lm-eval)."""

@@ -40,6 +40,17 @@ _FIX = {errno.ENOSPC: "free some space or choose another folder",
         errno.ENAMETOOLONG: "choose a shorter name"}
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp and mkdtemp make private files (0600) and folders (0700); what the kit writes gets
+# the modes the user's umask gives, so a results folder shared by a group stays readable
+FILE_MODE, DIR_MODE = 0o666 & ~_umask(), 0o777 & ~_umask()
+
+
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname() or "host")[:40]
 
@@ -73,6 +84,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=_suffix())
         try:
+            os.fchmod(fd, FILE_MODE)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -104,6 +116,7 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     with _mapped(final):
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name[:100]}.", suffix=_suffix()))
+        tmp.chmod(DIR_MODE)
     try:
         yield tmp
         with _mapped(final):

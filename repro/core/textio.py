@@ -19,8 +19,9 @@ BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
         (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def decode(data: bytes, where: str) -> tuple[str, str]:
-    """(text with LF line ends, the encoding it was read as)."""
+def decode(data: bytes, where: str, *, newlines: bool = True) -> tuple[str, str]:
+    """(text, the encoding it was read as); line ends made LF unless `newlines` is False (a
+    CSV parser reads CRLF itself, and a CR inside a quoted field is data)."""
     for bom, enc in BOMS:
         if data.startswith(bom):
             try:
@@ -41,7 +42,7 @@ def decode(data: bytes, where: str) -> tuple[str, str]:
     if "\0" in text:
         raise ReproError(f"{where} holds NUL characters: it is binary or in an encoding without "
                          "a byte-order mark; save it as UTF-8 text")
-    return text.replace("\r\n", "\n").replace("\r", "\n"), enc
+    return (text.replace("\r\n", "\n").replace("\r", "\n") if newlines else text), enc
 
 
 def read_text(path: str | os.PathLike, what: str = "") -> str:

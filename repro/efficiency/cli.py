@@ -38,6 +38,7 @@ from repro.core import options
 from repro.core.atomicio import check_destination, clean_stale
 from repro.core.errors import ReproError
 from repro.efficiency.workloads import Workload, workloads
+from repro.results.locks import sweep
 
 log = logging.getLogger("repro.efficiency")
 
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise ReproError(f"--results {args.results} is a file, not a folder; choose a folder")
     if not args.dry_run:
         check_destination(args.results, "--results")
-        clean_stale(args.results / "efficiency", recursive=True)
+        clean_stale(args.results / "efficiency", recursive=True)  # what killed runs left
+        sweep(args.results / "efficiency")
     meter = open_meter(device)
     if torch.device(device).type == "cuda" and not meter.available:
         log.warning("GPU energy not measured: %s", meter.reason)

@@ -96,6 +96,7 @@ def execute(args: argparse.Namespace, plans: list[ModelPlan]) -> int:
     from repro.core.atomicio import check_destination, clean_stale
     from repro.evaluate import nltk_data
     from repro.evaluate.runner import run_plans
+    from repro.results.locks import sweep
 
     settings = settings_from(args)
     if args.results.exists() and not args.results.is_dir():
@@ -103,7 +104,8 @@ def execute(args: argparse.Namespace, plans: list[ModelPlan]) -> int:
     if args.dry_run:
         return dry_run(plans, args.results, settings, args.shard)
     check_destination(args.results, "--results")
-    clean_stale(args.results / plans[0].stage, recursive=True)
+    clean_stale(args.results / plans[0].stage, recursive=True)  # what killed runs left
+    sweep(args.results / plans[0].stage)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tasks = [t for p in plans for t in p.tasks]
     nltk_data.prepare({t.name for t in tasks}, any(t.local for t in tasks))

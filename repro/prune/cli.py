@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     for o in outs:  # every destination, before anything loads
         check_destination(o, "--out")
         clean_stale(o.parent)  # what a killed prune left: its staging folder, or a folder set aside
+    for o in outs:
         if o.is_dir() and any(o.iterdir()) and not args.overwrite:
             raise ReproError(f"output folder {o} exists and is not empty; pass --overwrite or choose another --out")
     text = None

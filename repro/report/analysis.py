@@ -9,6 +9,7 @@ per model and pooled), for the published figures and, where present, the reprodu
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from pathlib import Path
@@ -25,8 +26,10 @@ log = logging.getLogger("repro.analyze")
 
 def add_data_options(parser) -> None:
     """--data and --out, as every report command takes them."""
-    parser.add_argument("--data", default="data", help="folder of schema CSV files (default: data)")
-    parser.add_argument("--out", default="paper/generated", help="output folder (default: paper/generated)")
+    parser.add_argument("--data", type=Path, default=Path("data"),
+                        help="folder of schema CSV files (default: data)")
+    parser.add_argument("--out", type=Path, default=Path("paper/generated"),
+                        help="output folder (default: paper/generated)")
 
 
 def prepare_out(out: str | Path) -> Path:
@@ -90,7 +93,11 @@ def correlations(df: pd.DataFrame) -> list[dict]:
 
 
 def _csv(df: pd.DataFrame) -> str:
-    return df.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    text = df.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    if "\r" in text:  # csv leaves a lone CR unquoted, and a reader takes it for a line end
+        text = df.to_csv(index=False, float_format="%.10g", lineterminator="\n",
+                         quoting=csv.QUOTE_NONNUMERIC)
+    return text
 
 
 def write_analysis(df: pd.DataFrame, out: Path) -> list[dict]:

@@ -84,7 +84,8 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
         try:
             rows += rows_for(cell, rec["payload"], run_id)
         except (TypeError, ValueError, AttributeError):  # edited by hand, checksum redone
-            log.warning("%s: its payload is not lm-eval's record; skipped (rerun the stage)", cell.id)
+            log.warning("%s: its payload is not lm-eval's record; skipped (rerun the stage)",
+                        cell.path(root))
             continue
         p = rec.get("provenance", {})
         prov["cells"] += 1

@@ -81,7 +81,7 @@ def efficiency_rows(cells_root: str | Path, run_id: str):
                     for r in pl["rows"] if r["value"] is not None]
         except (TypeError, ValueError, KeyError, AttributeError):  # edited by hand, checksum redone
             log.warning("%s: its payload is not an efficiency record; skipped (rerun the stage)",
-                        cell.id)
+                        cell.path(cells_root))
             continue
         rows += mine
     df = pd.DataFrame(rows, columns=list(COLUMNS))

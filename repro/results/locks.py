@@ -185,6 +185,23 @@ class Claims:
         self.close()
 
 
+def sweep(folder: str | Path) -> int:
+    """Remove the stale claims under `folder` (left by killed runners, of cells finished or
+    not); live runners' claims stay. Returns how many were removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    probe, removed = Claims.__new__(Claims), 0
+    probe.me = _owner()
+    for path in folder.rglob(f"*{SUFFIX}"):
+        why = probe.stale(path)
+        if why:
+            path.unlink(missing_ok=True)
+            removed += 1
+            log.info("%s: removed a stale claim (%s)", path, why)
+    return removed
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime

@@ -100,10 +100,10 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     and columns left empty (repro.core.textio says how text is decoded)."""
     path = Path(path)
     try:
-        text = decode(path.read_bytes(), str(path))[0]
+        text = decode(path.read_bytes(), str(path), newlines=False)[0]
     except OSError as exc:
         raise ReproError(f"{path}: cannot read it ({exc.strerror or exc}); check its permissions") from None
-    header = text.split("\n", 1)[0]
+    header = text.split("\n", 1)[0].rstrip("\r")
     sep = "\t" if "\t" in header and "," not in header else ","
     if ";" in header and sep not in header:
         raise ReproError(f"{path}: its columns are separated by ';' (a spreadsheet's regional "

@@ -8,6 +8,7 @@ The HF token is read by huggingface_hub from HF_TOKEN; it is never logged or rec
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -69,22 +70,53 @@ def _quiet_hub() -> None:
     hf_logging.set_verbosity_error()
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+
+
+def check_folder(model: str, *, tokenizer: bool = True) -> None:
+    """What this transformers would misread in a local folder another version wrote, or could
+    not use: RoPE settings kept only in transformers 5's `rope_parameters` (4.x would silently
+    take its default rope_theta), or no tokenizer at all."""
+    import transformers
+
+    folder = Path(model)
+    if not (folder / "config.json").is_file():
+        return
+    try:
+        cfg = json.loads((folder / "config.json").read_bytes().decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReproError(f"{folder}/config.json is not valid JSON ({exc}); restore the model's config") from None
+    if not isinstance(cfg, dict):
+        raise ReproError(f"{folder}/config.json is not a JSON object; restore the model's config")
+    if isinstance(cfg.get("rope_parameters"), dict) and "rope_theta" not in cfg:
+        raise ReproError(
+            f"{folder} was written by transformers {cfg.get('transformers_version', '5.x')}, which keeps "
+            f"RoPE settings in 'rope_parameters'; transformers {transformers.__version__} would ignore "
+            "them and use its defaults (wrong outputs); re-save the model with transformers "
+            f"{transformers.__version__} or add rope_theta and rope_scaling to config.json")
+    if tokenizer and not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        raise ReproError(f"{folder} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); save the "
+                         "model's tokenizer into it (tokenizer.save_pretrained)")
+
+
 def load_config(model: str, *, revision: str | None = None, gguf_file: str | None = None):
     from transformers import AutoConfig
 
     _quiet_hub()
     model, gguf_file = _split_gguf(model, gguf_file)
+    if not gguf_file:
+        check_folder(model, tokenizer=False)
     try:
         return AutoConfig.from_pretrained(model, revision=revision, gguf_file=gguf_file,
                                           trust_remote_code=False)
-    except (OSError, ValueError) as exc:
-        mapped = _hub_error(model, exc)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        mapped = _hub_error(model, exc) if isinstance(exc, OSError | ValueError) else None
         if mapped:
             raise mapped from exc
         if isinstance(exc, ValueError) and ("trust_remote_code" in str(exc) or "model type" in str(exc)):
             raise ReproError(f"{model}: its architecture is not implemented in transformers "
                              "(remote code is never run by this kit)") from exc
-        raise
+        raise _folder_error(model, exc) from exc
 
 
 def load(model: str, *, revision: str | None = None, gguf_file: str | None = None,
@@ -99,11 +131,13 @@ def load(model: str, *, revision: str | None = None, gguf_file: str | None = Non
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     log.info("loading %s (%s)", model, dtype)
+    if not gguf_file:
+        check_folder(path)
     try:
         tok = AutoTokenizer.from_pretrained(path, **kwargs)
         lm, info = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype,
                                                         output_loading_info=True, **kwargs)
-    except (OSError, ValueError, RuntimeError, AttributeError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, RuntimeError, AttributeError, TypeError, KeyError, ImportError) as exc:
         mapped = _hub_error(model, exc) if isinstance(exc, OSError | ValueError) else None
         if mapped:
             raise mapped from exc

