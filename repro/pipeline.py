@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -91,6 +92,25 @@ def command(cfg: Pipeline, profile: Profile, stage: str, values: dict[str, list[
     return [sys.executable, "-m", "repro", stage, *argv, *profile.extra.get(stage, ())]
 
 
+def _die_with(parent: int):
+    """Linux: the stage gets SIGTERM when the pipeline dies, even by kill -9, so a rerun never
+    runs beside an orphaned stage (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arm() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the pipeline died before the request was made
+            os._exit(1)
+
+    return arm
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = pipeline()
     profile = cfg.profiles[args.profile]
@@ -119,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         argv = command(cfg, profile, stage, values, levels=args.levels, shard=args.shard)
         print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}", flush=True)
         t0 = time.monotonic()
-        rc = subprocess.run(argv, env=env).returncode
+        rc = subprocess.run(argv, env=env, preexec_fn=_die_with(os.getpid())).returncode
         timings[stage] = round(time.monotonic() - t0, 1)
         if rc != 0:
             raise ReproError(f"stage '{stage}' failed (exit {rc}); see its messages above, "

@@ -18,7 +18,7 @@ import shutil
 import pytest
 
 from repro.results import cells as cellio
-from tests.faults.conftest import eval_argv, points, prune_argv
+from tests.faults.conftest import PUBLISHED, eval_argv, points, prune_argv
 from tests.faults.harness import leftovers, ok, repro, rng, snapshot, visible
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -188,3 +188,46 @@ def test_tables(fault_env, ref_data, ref_tables):
         killed_then_resumed(["tables", "--data", str(ref_data), "--out", str(out)], out, ref,
                             at=at, after=after, check=only_whole_files)  # never a 0-byte PDF
         assert snapshot(out) == snapshot(ref)
+
+
+def test_pipeline(fault_env, ref_eval):
+    """Killing the pipeline kills the stage it runs (no orphan left computing beside the
+    rerun), and the rerun's data and report are the uninterrupted run's bytes."""
+    import subprocess
+    import time
+
+    def prepared(name):
+        out = fault_env / name
+        shutil.copytree(ref_eval[0], out / "results")
+        return out
+
+    argv = lambda out: ["pipeline", "--profile", "smoke", "--stages", "aggregate", "tables",  # noqa: E731
+                        "--out", str(out), "--published", str(PUBLISHED)]
+    ref = prepared("pipe-ref")
+    run = ok(repro(argv(ref)))
+    out = prepared("pipe-killed")
+    import os
+    import signal
+    import sys
+
+    from tests.faults.harness import env
+
+    proc = subprocess.Popen([sys.executable, "-m", "repro", "-q", *argv(out)], env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stage = f"tables --data {out}"
+    deadline = time.monotonic() + 120
+    while stage not in subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout:
+        assert proc.poll() is None and time.monotonic() < deadline, "the tables stage never started"
+        time.sleep(0.05)
+    time.sleep(rng("pipeline-t").uniform(0.0, 1.0))  # somewhere in the tables stage
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)
+    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    assert stage not in ps, "a stage outlived the killed pipeline"
+    killed = proc.returncode
+    print(f"[fault] pipeline killed (rc {killed}) during tables; left behind: {leftovers(out) or 'nothing'}")
+    ok(repro(argv(out)))
+    for part in ("data", "generated"):
+        assert snapshot(out / part) == snapshot(ref / part), part
+    assert leftovers(out) == []
