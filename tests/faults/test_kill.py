@@ -204,7 +204,7 @@ def test_pipeline(fault_env, ref_eval):
     argv = lambda out: ["pipeline", "--profile", "smoke", "--stages", "aggregate", "tables",  # noqa: E731
                         "--out", str(out), "--published", str(PUBLISHED)]
     ref = prepared("pipe-ref")
-    run = ok(repro(argv(ref)))
+    ok(repro(argv(ref)))
     out = prepared("pipe-killed")
     import os
     import signal
