@@ -38,7 +38,7 @@ from repro.core import options
 from repro.core.atomicio import check_destination, clean_stale
 from repro.core.errors import ReproError
 from repro.efficiency.workloads import Workload, workloads
-from repro.results.locks import sweep
+from repro.results.locks import Claims, sweep
 
 log = logging.getLogger("repro.efficiency")
 
@@ -112,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     meter = open_meter(device)
     if torch.device(device).type == "cuda" and not meter.available:
         log.warning("GPU energy not measured: %s", meter.reason)
-    done = sum(profile_model(spec, args, cfg, device=device, criterion=c, widths=widths,
-                             wls=wls, meter=meter, timer=Timer(device))
-               for spec in specs for c in criteria)
+    with Claims(args.results) as claims:  # two runners on one folder never measure a cell twice
+        done = sum(profile_model(spec, args, cfg, device=device, criterion=c, widths=widths,
+                                 wls=wls, meter=meter, timer=Timer(device), claims=claims)
+                   for spec in specs for c in criteria)
     print(f"efficiency: {done} cell(s) written under {args.results}")
     return 0

@@ -24,7 +24,6 @@ from repro.efficiency.workloads import Workload, variant_name
 from repro.prune.widths import Target
 from repro.results import cells
 from repro.results.cells import EFFICIENCY_STAGE, Cell
-from repro.results.locks import Claims
 from repro.runtime.hf import load, load_config, resolve_dtype
 from repro.runtime.weights import weights
 
@@ -121,9 +120,9 @@ def plan(spec_name: str, criterion: str, levels, widths, wls: list[Workload], *,
 
 
 def profile_model(spec, args, cfg: EfficiencyConfig, *, device, criterion, widths, wls, meter,
-                  timer) -> int:
+                  timer, claims) -> int:
     """Every pending cell of one model and criterion: load once, rank once, prune per (level,
-    alignment)."""
+    alignment). Each cell is claimed first (repro.results.locks.Claims)."""
     import torch
 
     from repro.prune.apply import prune
@@ -150,45 +149,43 @@ def profile_model(spec, args, cfg: EfficiencyConfig, *, device, criterion, width
         for c in todo:
             print(f"  {c.id}")
         return 0
-    with Claims(args.results) as claims:
-        todo = [c for c in todo if not claims.busy(c)]
-        if not todo:
-            return 0
-        if model is None:
-            model, tok, source = load_base(spec, dtype=dtype, device=device,
-                                           random_weights=args.random_weights, cfg=cfg)
-        bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
-                      prompt_source=prompt_source)
-        ranking = rank(model, criterion)
-        context = {"spec": spec, "identity": ident, "source": source, "gpu": meter.device_record(),
-                   "dtype": dtype, "prompt_source": prompt_source}
-        progress, done = cells.Progress(len(todo)), 0
-        groups: dict[tuple, list] = {}
-        for c in todo:
-            groups.setdefault((c.level, by_cell[c].align or 0), []).append(c)
-        for (level, align), group in sorted(groups.items()):
-            pruned, info = prune(model, ranking, Target(level=level, align=align or None))
-            if align and info.kept_width == Target(level=level).width(info.original_width, info.hidden_size):
-                log.info("level %g: align%d gives the unaligned width %d; not re-measured",
-                         level, align, info.kept_width)
+    todo = [c for c in todo if not claims.busy(c)]  # another runner's: not worth a load
+    if not todo:
+        return 0
+    if model is None:
+        model, tok, source = load_base(spec, dtype=dtype, device=device,
+                                       random_weights=args.random_weights, cfg=cfg)
+    bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
+                  prompt_source=prompt_source)
+    ranking = rank(model, criterion)
+    context = {"spec": spec, "identity": ident, "source": source, "gpu": meter.device_record(),
+               "dtype": dtype, "prompt_source": prompt_source}
+    progress, done = cells.Progress(len(todo)), 0
+    groups: dict[tuple, list] = {}
+    for c in todo:
+        groups.setdefault((c.level, by_cell[c].align or 0), []).append(c)
+    for (level, align), group in sorted(groups.items()):
+        pruned, info = prune(model, ranking, Target(level=level, align=align or None))
+        if align and info.kept_width == Target(level=level).width(info.original_width, info.hidden_size):
+            log.info("level %g: align%d gives the unaligned width %d; not re-measured",
+                     level, align, info.kept_width)
+            continue
+        bench.model = pruned.eval()
+        for c in group:
+            if not claims.acquire(c):
                 continue
-            bench.model = pruned.eval()
-            for c in group:
-                if not claims.acquire(c):
-                    continue
-                try:
-                    if cells.read(args.results, c, ident) is not None:
-                        continue  # finished by another runner meanwhile
-                    t0 = time.monotonic()
-                    measure_cell(bench, c, by_cell[c].workload, info, args, cfg, context)
-                finally:
-                    claims.release(c)
-                progress.step(c, time.monotonic() - t0)
-                done += 1
-            bench.model = None
-            del pruned
-            if dev_type == "cuda":
-                torch.cuda.empty_cache()
+            if cells.read(args.results, c, ident) is not None:  # another runner finished it
+                claims.release(c)
+                continue
+            t0 = time.monotonic()
+            measure_cell(bench, c, by_cell[c].workload, info, args, cfg, context)
+            claims.release(c)
+            progress.step(c, time.monotonic() - t0)
+            done += 1
+        bench.model = None
+        del pruned
+        if dev_type == "cuda":
+            torch.cuda.empty_cache()
     return done
 
 

@@ -152,7 +152,17 @@ def calibration_for(tokenizer, settings: Settings):
 
 def run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: str | None,
               *, out=print) -> list[cellio.Cell]:
-    """Evaluate every pending cell of this shard; return the cells written."""
+    """Evaluate every pending cell of this shard; return the cells written. A cell is claimed
+    before it is computed (repro.results.locks): another runner on this folder skips it."""
+    claims = Claims(root)
+    try:
+        return _run_plans(plans, root, settings, shard_spec, claims, out)
+    finally:
+        claims.close()  # an interrupted cell's claim too
+
+
+def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: str | None,
+               claims: Claims, out) -> list[cellio.Cell]:
     import torch
 
     from repro.core.provenance import provenance
@@ -179,70 +189,65 @@ def run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec
         f"{total} to compute")
     progress = cellio.Progress(total)
     written, left = [], []
-    claims = Claims(root)
-    try:
-        for plan in plans:
-            pending = [c for c in todo[plan.spec.name] if not claims.busy(c)]
-            left += [c for c in todo[plan.spec.name] if c not in pending]
-            if not pending:
-                continue
-            spec = plan.spec
-            tm = task_manager(plan.tasks)
-            check_tasks_exist(tm, plan.tasks)
-            path, gguf, revision = weights(spec)
-            model, tok, source = load(path, revision=revision, gguf_file=gguf, dtype=plan.dtype,
-                                      device=settings.device)
-            max_length = settings.max_length or spec.max_length
-            tasks = {t.name: t for t in plan.tasks}
-            rankings: dict[str, Any] = {}
-            calib_record = None
-            for crit, level in sorted({(c.criterion, c.level) for c in pending}, key=lambda x: (x[1], x[0])):
-                if crit not in rankings:
-                    calib = None
-                    if crit == "activation":
-                        calib, calib_record = calibration_for(tok, settings)
-                    rankings[crit] = rank(model, crit, seed=settings.seed, calibration=calib)
-                pruned, info = prune(model, rankings[crit], Target(level=level))
-                info = info.to_dict()
+    for plan in plans:
+        pending = [c for c in todo[plan.spec.name] if not claims.busy(c)]
+        left += [c for c in todo[plan.spec.name] if c not in pending]
+        if not pending:
+            continue
+        spec = plan.spec
+        tm = task_manager(plan.tasks)
+        check_tasks_exist(tm, plan.tasks)
+        path, gguf, revision = weights(spec)
+        model, tok, source = load(path, revision=revision, gguf_file=gguf, dtype=plan.dtype,
+                                  device=settings.device)
+        max_length = settings.max_length or spec.max_length
+        tasks = {t.name: t for t in plan.tasks}
+        rankings: dict[str, Any] = {}
+        calib_record = None
+        for crit, level in sorted({(c.criterion, c.level) for c in pending}, key=lambda x: (x[1], x[0])):
+            if crit not in rankings:
+                calib = None
                 if crit == "activation":
-                    info["calibration"] = calib_record
-                lm = _hflm(pruned, tok, settings, max_length)
-                for cell in [c for c in pending if (c.criterion, c.level) == (crit, level)]:
-                    if not claims.acquire(cell):
-                        left.append(cell)
-                        continue
-                    try:
-                        if is_done(root, cell, cell_settings[cell], spec.identity):
-                            log.info("%s: finished by another runner meanwhile", cell.id)
-                            continue
-                        t0 = time.monotonic()
-                        task = tasks[cell.task]
-                        torch.manual_seed(SEEDS["torch_random_seed"])
-                        raw = run_task(lm, task, tm, chat=cell.variant == "chat", settings=settings)
-                        elapsed = time.monotonic() - t0
-                        prov = provenance(
-                            host_info(settings.device), stage=plan.stage, model=spec.record(),
-                            source=source, dtype=plan.dtype, max_length=max_length,
-                            batch_size={"requested": settings.batch_size,
-                                        "effective": getattr(lm, "batch_sizes", None) or lm.batch_size},
-                            apply_chat_template=cell.variant == "chat", fewshot_as_multiturn=False,
-                            system_instruction=None, seeds=SEEDS,
-                            limit=settings.limit, bootstrap_iters=settings.bootstrap_iters,
-                            use_cache=None, nltk_punkt_tab_stub=stub_active(),
-                            seconds=round(elapsed, 2), lm_eval=lm_eval_record(raw))
-                        payload = cell_payload(raw, task, info, cell_settings[cell])
-                        cellio.write(root, cell, payload, prov,
-                                     attachments={SAMPLES: samples_bytes(raw.get("samples", {}))})
-                    finally:
-                        claims.release(cell)
-                    written.append(cell)
-                    progress.step(cell, elapsed)  # logs the line
-                del lm, pruned
-                gc.collect()
-            del model, rankings
+                    calib, calib_record = calibration_for(tok, settings)
+                rankings[crit] = rank(model, crit, seed=settings.seed, calibration=calib)
+            pruned, info = prune(model, rankings[crit], Target(level=level))
+            info = info.to_dict()
+            if crit == "activation":
+                info["calibration"] = calib_record
+            lm = _hflm(pruned, tok, settings, max_length)
+            for cell in [c for c in pending if (c.criterion, c.level) == (crit, level)]:
+                if not claims.acquire(cell):
+                    left.append(cell)
+                    continue
+                if is_done(root, cell, cell_settings[cell], spec.identity):
+                    claims.release(cell)
+                    log.info("%s: finished by another runner meanwhile", cell.id)
+                    continue
+                t0 = time.monotonic()
+                task = tasks[cell.task]
+                torch.manual_seed(SEEDS["torch_random_seed"])
+                raw = run_task(lm, task, tm, chat=cell.variant == "chat", settings=settings)
+                elapsed = time.monotonic() - t0
+                prov = provenance(
+                    host_info(settings.device), stage=plan.stage, model=spec.record(), source=source,
+                    dtype=plan.dtype, max_length=max_length,
+                    batch_size={"requested": settings.batch_size,
+                                "effective": getattr(lm, "batch_sizes", None) or lm.batch_size},
+                    apply_chat_template=cell.variant == "chat", fewshot_as_multiturn=False,
+                    system_instruction=None, seeds=SEEDS,
+                    limit=settings.limit, bootstrap_iters=settings.bootstrap_iters,
+                    use_cache=None, nltk_punkt_tab_stub=stub_active(), seconds=round(elapsed, 2),
+                    lm_eval=lm_eval_record(raw))
+                payload = cell_payload(raw, task, info, cell_settings[cell])
+                cellio.write(root, cell, payload, prov,
+                             attachments={SAMPLES: samples_bytes(raw.get("samples", {}))})
+                claims.release(cell)
+                written.append(cell)
+                progress.step(cell, elapsed)  # logs the line
+            del lm, pruned
             gc.collect()
-    finally:
-        claims.close()
+        del model, rankings
+        gc.collect()
     if left:
         out(f"{len(left)} cell(s) left to other runners that hold their claims "
             f"(e.g. {left[0].id}); rerun when they finish to check")

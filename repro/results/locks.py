@@ -6,7 +6,7 @@ A claim is a file beside the cell, `<task>.json.claim`, created with O_EXCL (ato
 file systems and NFS) and holding its owner: host, pid, a random token and the time it was
 taken. While the owner computes, a heartbeat thread touches its claims every HEARTBEAT_S
 seconds. A claim is stale, and taken over, when its owner is a dead process on this host, or
-its heartbeat is older than REPRO_CLAIM_STALE_S (default 600 s) for an owner elsewhere. Taking
+its heartbeat is older than REPRO_CLAIM_STALE_S (default 600 s). Taking
 over goes through a second O_EXCL file, `<claim>.break`, so two runners never both take over
 one claim. Every claim, skip and take-over is logged.
 
@@ -14,7 +14,7 @@ one claim. Every claim, skip and take-over is logged.
     if claims.acquire(cell):      # False: another live runner has it (logged)
         try: ... compute and write the cell ...
         finally: claims.release(cell)
-    claims.close()                # stops the heartbeat, releases what is left
+    claims.close()                # releases what is left (a killed runner's go stale)
 """
 
 from __future__ import annotations
@@ -70,11 +70,9 @@ class Claims:
         self.root = Path(root)
         self.me = _owner()
         self.held: dict[Path, Cell] = {}
+        self.heartbeat_s = heartbeat_s
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._beat = threading.Thread(target=self._heartbeat, args=(heartbeat_s,), daemon=True,
-                                      name="repro-claims-heartbeat")
-        self._beat.start()
+        self._beat: threading.Thread | None = None
 
     def path(self, cell: Cell) -> Path:
         p = cell.path(self.root)
@@ -150,6 +148,10 @@ class Claims:
     def _took(self, path: Path, cell: Cell) -> bool:
         with self._lock:
             self.held[path] = cell
+            if self._beat is None or not self._beat.is_alive():  # runs while claims are held
+                self._beat = threading.Thread(target=self._heartbeat, daemon=True,
+                                              name="repro-claims-heartbeat")
+                self._beat.start()
         return True
 
     def release(self, cell: Cell) -> None:
@@ -163,10 +165,14 @@ class Claims:
             log.warning("%s: its claim was taken over by %s while this runner computed it",
                         cell.id, self.describe(owner))
 
-    def _heartbeat(self, every: float) -> None:
-        while not self._stop.wait(every):
+    def _heartbeat(self) -> None:
+        while True:
+            time.sleep(self.heartbeat_s)
             with self._lock:
                 paths = list(self.held)
+                if not paths:
+                    self._beat = None
+                    return
             for p in paths:
                 try:
                     os.utime(p)
@@ -174,7 +180,7 @@ class Claims:
                     pass
 
     def close(self) -> None:
-        self._stop.set()
+        """Release every claim still held (the heartbeat stops with the last one)."""
         for cell in list(self.held.values()):
             self.release(cell)
 
