@@ -29,6 +29,7 @@ from repro.core.errors import ReproError
 
 log = logging.getLogger("repro.atomicio")
 
+PROBE = ".repro-probe."
 STALE_FOREIGN_S = 24 * 3600  # another host's temporary files are removed after a day
 _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<old>old-)?[a-z0-9_]{8}\.(?P<host>[^.]+)\.(?P<pid>\d+)\.tmp$")
 _FIX = {errno.ENOSPC: "free some space or choose another folder",
@@ -145,7 +146,8 @@ def _alive(host: str, pid: int) -> bool:
     return True
 
 
-def clean_stale(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
+def clean_stale(folder: str | os.PathLike, *, recursive: bool = False,
+                prefix: str = ".") -> list[Path]:
     """Remove the temporary files and folders that killed writers left under `folder`, and
     move back a folder a killed `staged_dir` had set aside. Returns what was removed."""
     folder = Path(folder)
@@ -160,7 +162,7 @@ def clean_stale(folder: str | os.PathLike, *, recursive: bool = False) -> list[P
         except OSError:
             continue
         for p in entries:
-            m = _TMP.match(p.name)
+            m = _TMP.match(p.name) if p.name.startswith(prefix) else None
             if m is None:
                 if recursive and p.is_dir() and not p.is_symlink():
                     dirs.append(p)
@@ -198,8 +200,9 @@ def check_destination(path: str | os.PathLike, option: str) -> Path:
         probe_dir = probe_dir.parent
     if not probe_dir.is_dir():
         raise ReproError(f"{option} {path}: {probe_dir} is a file, not a folder; choose a folder")
+    clean_stale(probe_dir, prefix=PROBE)  # a probe a killed run left
     try:
-        fd, tmp = tempfile.mkstemp(dir=probe_dir, prefix=".repro-probe.", suffix=_suffix())
+        fd, tmp = tempfile.mkstemp(dir=probe_dir, prefix=PROBE, suffix=_suffix())
         try:
             os.write(fd, b"\0" * 4096)
             os.fsync(fd)

@@ -61,7 +61,8 @@ def ref_eval(fault_env, toy):
 
 @pytest.fixture(scope="session")
 def ref_prune(fault_env, toy):
-    out = fault_env / "ref" / "pruned"
+    out = fault_env / "ref-prune" / "pruned"
+    out.parent.mkdir()  # as the killed runs' folders: the same file-system events, counted
     run = ok(repro(prune_argv(toy, out), roots=[out.parent], count=fault_env / "prune.count"))
     return out, run.events, run.seconds
 

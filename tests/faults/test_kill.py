@@ -108,6 +108,7 @@ def test_prune(fault_env, toy, ref_prune):
     ref, events, _ = ref_prune
     for at in points("prune", events, 1):
         out = fault_env / f"kill-prune-{at}" / "pruned"
+        out.parent.mkdir()
         rc, _ = killed_then_resumed(prune_argv(toy, out, "--overwrite"), out.parent, ref.parent,
                                     at=at, check=lambda o, r: only_whole_pruned(o, ref))
         assert rc == -9
