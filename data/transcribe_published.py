@@ -104,6 +104,21 @@ def efficiency(src: Path, arch) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+def shots(src: Path, arch) -> pd.DataFrame:
+    """The few-shot count of every task, per model and level (benchmarks[].num_fewshot of the
+    complete-results JSON: one list per model, which every level ran with); unit 'shots'."""
+    files = {"llama-3.2-1b": "llama_1b", "llama-3.2-3b": "llama_3b", "llama-3.2-1b-instruct": "llama_1b_I"}
+    rows = []
+    for model, stem in files.items():
+        d = json.loads((src / f"results/{stem}_complete_results_latest.json").read_text())
+        levels = sorted({int(m["pruning_pct"]) for m in d["models_evaluated"].values()})
+        for b in d["benchmarks"]:
+            for level in levels:
+                rows.append(row(model, level, b["name"], "n_shot", "none", b["num_fewshot"],
+                                unit="shots", arch=arch))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
 # Neuron-selection comparison (notebook 00, Llama-3.2-1B, float16, 10% pruning, first run), as
 # quoted in the kit's reference notes (shared/reference/paper-notes.md, "Numbers to anchor on").
 NEURON_SELECTION = {  # task, metric -> baseline, MAW, VOW, PON
@@ -132,6 +147,7 @@ def main(src: str, dst: str) -> None:
               dst_p / "llama-3.2-1b-instruct.csv")
     write_csv(neuron_selection(arch), dst_p / "neuron-selection.csv")
     write_csv(efficiency(src_p, arch), dst_p / "efficiency.csv")
+    write_csv(shots(src_p, arch), dst_p / "shots.csv")
 
 
 if __name__ == "__main__":

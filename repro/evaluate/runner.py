@@ -7,7 +7,8 @@ How a cell is run (the paper's setting, made explicit):
 - lm-eval's Python API (`simple_evaluate`) on the in-memory model, one call per task with that
   task's own few-shot count (a global num_fewshot is ignored or overrides silently otherwise);
 - fixed max_length (the model's, from models.yaml: lm-eval would otherwise take 131072 from the
-  Llama config), fixed seeds (lm-eval's defaults, recorded), batch_size "auto" on GPU;
+  Llama config), fixed seeds (lm-eval's defaults, recorded), batch_size "auto" on GPU unless a
+  task fixes its own; the size "auto" resolved to is recorded per cell (batch.py);
 - no answer cache (lm-eval keys it by request only, not by model: a shared cache would hand one
   configuration another's answers); samples kept as a gzipped JSONL attachment.
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 from repro.config import suites
 from repro.core.errors import ReproError
+from repro.evaluate.batch import BatchSizes, is_auto
 from repro.evaluate.plan import SEEDS, ModelPlan, Settings
 from repro.results import cells as cellio
 from repro.results.locks import Claims
@@ -180,8 +182,9 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
     todo: dict[str, list[cellio.Cell]] = {}
     cell_settings: dict[cellio.Cell, dict] = {}
     for p in plans:
+        by_name = {t.name: t for t in p.tasks}
         for c in p.cells:
-            cell_settings[c] = settings.for_cell(p.spec, p.dtype, c.criterion)
+            cell_settings[c] = settings.for_cell(p.spec, p.dtype, c.criterion, by_name[c.task])
         todo[p.spec.name] = [c for c in p.cells
                              if c in mine and not is_done(root, c, cell_settings[c], p.spec.identity)]
     total = sum(len(v) for v in todo.values())
@@ -210,11 +213,12 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
                 if crit == "activation":
                     calib, calib_record = calibration_for(tok, settings)
                 rankings[crit] = rank(model, crit, seed=settings.seed, calibration=calib)
-            pruned, info = prune(model, rankings[crit], Target(level=level))
+            pruned, info = prune(model, rankings[crit], Target(level=level), settings.tie_break)
             info = info.to_dict()
             if crit == "activation":
                 info["calibration"] = calib_record
             lm = _hflm(pruned, tok, settings, max_length)
+            sizes = BatchSizes(lm)
             for cell in [c for c in pending if (c.criterion, c.level) == (crit, level)]:
                 if not claims.acquire(cell):
                     left.append(cell)
@@ -225,14 +229,14 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
                     continue
                 t0 = time.monotonic()
                 task = tasks[cell.task]
+                sizes.start(cell_settings[cell]["batch_size"])
                 torch.manual_seed(SEEDS["torch_random_seed"])
                 raw = run_task(lm, task, tm, chat=cell.variant == "chat", settings=settings)
                 elapsed = time.monotonic() - t0
                 prov = provenance(
                     host_info(settings.device), stage=plan.stage, model=spec.record(), source=source,
                     dtype=plan.dtype, max_length=max_length,
-                    batch_size={"requested": settings.batch_size,
-                                "effective": getattr(lm, "batch_sizes", None) or lm.batch_size},
+                    batch_size=sizes.record(),
                     apply_chat_template=cell.variant == "chat", fewshot_as_multiturn=False,
                     system_instruction=None, seeds=SEEDS,
                     limit=settings.limit, bootstrap_iters=settings.bootstrap_iters,
@@ -257,6 +261,6 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
 def _hflm(model, tokenizer, settings: Settings, max_length: int):
     from lm_eval.models.huggingface import HFLM
 
-    bs = settings.batch_size
+    bs = settings.batch_size  # each task sets its own before it runs (batch.BatchSizes)
     return HFLM(pretrained=model, tokenizer=tokenizer, max_length=max_length,
-                batch_size=bs if bs == "auto" or bs.startswith("auto:") else int(bs))
+                batch_size=bs if is_auto(bs) else int(bs), max_batch_size=settings.max_batch_size)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from repro.core.errors import ReproError
+from repro.core.ties import PAPER_TIE_BREAK
 from repro.prune.glu import glu_mlps
 from repro.prune.ranking import Ranking
 from repro.prune.widths import Target
@@ -91,14 +92,14 @@ class PruneInfo:
     params_after: int
     kept_indices_sha256: str
     seed: int | None
-    tie_break: str  # stable (corrected, nested) | topk (optipfair-compatible)
+    tie_break: str  # topk (the paper's, optipfair 0.2.0) | stable (corrected, nested)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def prune(model: nn.Module, ranking: Ranking, target: Target,
-          tie_break: str = "stable") -> tuple[nn.Module, PruneInfo]:
+          tie_break: str = PAPER_TIE_BREAK) -> tuple[nn.Module, PruneInfo]:
     """Cut `ranking` at `target` and return the pruned copy with its record."""
     widths = set(ranking.widths)
     if len(widths) != 1:

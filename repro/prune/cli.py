@@ -20,7 +20,7 @@ from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
 from repro.prune import criteria, names
 from repro.prune.apply import prune
-from repro.prune.ranking import TIE_BREAKS, rank
+from repro.prune.ranking import rank
 from repro.prune.save import check_space, save
 from repro.prune.widths import Target
 
@@ -45,9 +45,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--align", type=options.positive_int,
                    help="round the kept width to a multiple of N (e.g. 64)")
     p.add_argument("--seed", type=options.seed, default=0, help="seed of the 'random' criterion")
-    p.add_argument("--tie-break", choices=TIE_BREAKS, default="stable",
-                   help="equal scores: stable = lower index wins, nested levels (default); "
-                        "topk = optipfair's torch.topk on the weights' device (paper-compatible)")
+    options.add_tie_break(p)
     p.add_argument("--calibration", type=Path, help="UTF-8 text file for the 'activation' criterion")
     p.add_argument("--calibration-samples", type=options.positive_int, default=32,
                    help="windows of 512 tokens")

@@ -7,6 +7,7 @@ drawn solid, a reproduction (when data/ has one) dashed in the same colour.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -132,8 +133,8 @@ def mmlu_truthfulqa(plt, df: pd.DataFrame):
 def efficiency(plt, df: pd.DataFrame):
     """Energy per token, batch throughput and single-request latency vs pruning level."""
     panels = [(p.metric, list(p.workloads), p.title) for p in report().figures.efficiency]
-    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.6),
-                             adjust={"left": 0.08, "right": 0.99, "bottom": 0.17, "top": 0.90,
+    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.8),
+                             adjust={"left": 0.08, "right": 0.99, "bottom": 0.16, "top": 0.86,
                                      "wspace": 0.3})
     for ax, (metric, workloads, title) in zip(axes, panels, strict=True):
         for i, (model, name) in enumerate(_models().items()):
@@ -145,7 +146,7 @@ def efficiency(plt, df: pd.DataFrame):
                 ax.plot(s.index, s.values, color=OKABE_ITO[3 + i], markersize=3,
                         label=name if source == "paper" else None, **STYLE[source])
         ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(textwrap.fill(title, 30), fontsize=8)  # a panel is ~30 characters wide
         ax.set_xlabel("MLP neurons pruned (%)")
         ax.set_xticks([0, 20, 40, 60])
     axes[0].set_ylabel("change from unpruned model (%)")

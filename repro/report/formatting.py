@@ -24,6 +24,22 @@ def md(value) -> str:
     return str(value).replace("|", r"\|").replace("\n", " ")
 
 
+def fmt_number(v, digits: int = 1, unit: str = "") -> str:
+    """A claim's number (or (low, high) range, or list) with its digits and unit."""
+    if v is None:
+        return "--"
+    if isinstance(v, tuple | list):
+        if len(v) == 2:
+            return f"{fmt_number(v[0], digits)} .. {fmt_number(v[1], digits)}{unit}"
+        return ", ".join(fmt_number(x, digits) for x in v) + unit
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    s = f"{v:,.{digits}f}" if abs(v) >= 1000 else f"{v:.{digits}f}"
+    return f"{s}{unit}"
+
+
 def fmt_value(v: float, metric: str) -> str:
     if v != v:  # NaN
         return ""
@@ -44,6 +60,9 @@ def fmt_diff(rep: float, pub: float, metric: str) -> str:
 
 
 def improved(v: float, base: float, better: str) -> bool:
+    """Better than the baseline by a change the table shows (a 0.0% change is not bold)."""
+    if fmt_change(v, base) in ("", "0.0%"):
+        return False
     return (v > base) if better == "higher" else (v < base)
 
 

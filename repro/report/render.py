@@ -5,7 +5,8 @@
 writes tables/*.tex (booktabs, one per paper table), figures/*.pdf and *.png, claims.{md,tex,json}
 and analysis/. Metrics per task come from repro/config/metrics.yaml. When data/ also holds
 `source=reproduction` rows, each table shows the published value, the reproduced one and their
-difference, and the claims report evaluates both. Output is byte-identical across reruns (no
+difference, and the claims report evaluates both (paired tests from its per-document scores,
+<run_id>.samples.csv.gz, where aggregate wrote them). Output is byte-identical across reruns (no
 timestamps, fixed fonts and hash salt, sorted inputs). Needs no torch: numpy, pandas, scipy,
 jinja2, matplotlib and pyyaml only.
 """
@@ -23,6 +24,7 @@ from repro.report.claims import run_claims
 from repro.report.queries import current
 from repro.report.tables import all_tables
 from repro.report.templating import environment
+from repro.results.samples import load_samples
 from repro.results.schema import load_dir
 
 log = logging.getLogger("repro.render")
@@ -38,7 +40,7 @@ def render(data: str | Path, out: str | Path) -> int:
         write_text(out / "tables" / f"{name}.tex", tmpl.render(table=table))
     write_analysis(df, out)
     figures.draw_all(df, out / "figures")
-    status = run_claims(df, out)
+    status = run_claims(df, out, load_samples(data))
     log.info("tables, figures and claims written to %s in %.2f s", out, time.perf_counter() - t0)
     return status
 

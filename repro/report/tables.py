@@ -9,7 +9,13 @@ import pandas as pd
 
 from repro.config.metrics import metrics
 from repro.report.formatting import fmt_change, fmt_diff, fmt_value, improved, level_label
-from repro.report.queries import display_name, metric_for, series
+from repro.report.queries import (
+    display_name,
+    metric_for,
+    reproduction_variant,
+    rule_note,
+    series,
+)
 
 ENERGY_NOTE = ("Published J/token values are 0.349x the true energy: the original code stored "
                "CodeCarbon's kg CO2eq as kWh (ratios between levels are unaffected). Latency is "
@@ -27,7 +33,8 @@ def score_table(df: pd.DataFrame, name: str, model: str) -> dict:
     spec = cfg.tables[name]
     variant = spec.variant
     tasks, cols, notes, data = list(spec.tasks), [], [], {}
-    repro = has_repro(df, model, tasks, variant)
+    rvariant = reproduction_variant(df, model, tasks, variant)  # a non-paper tie-break: marked
+    repro = has_repro(df, model, tasks, rvariant)
     for task in tasks:
         metric, filt = metric_for(model, task, name)
         better = cfg.columns[task].better
@@ -35,8 +42,9 @@ def score_table(df: pd.DataFrame, name: str, model: str) -> dict:
         notes.append(f"{cfg.columns[task].label}: {metric}"
                      + (f" ({filt})" if filt != "none" else ""))
         for source in ("paper", "reproduction"):
+            var = variant if source == "paper" else rvariant
             data[(task, source)] = series(df, model, task, metric, filt, source=source,
-                                          variant=variant), metric, better
+                                          variant=var), metric, better
     levels = sorted(set().union(*(s.index for s, _, _ in data.values())))
     rows = []
     for lv in levels:
@@ -50,7 +58,8 @@ def score_table(df: pd.DataFrame, name: str, model: str) -> dict:
     if repro:
         caption += " Each level shows the published value, the reproduced one and their difference."
     return {"caption": caption, "label": f"tab:{name}-{model}", "columns": cols,
-            "corner": "pruned", "rows": rows, "notes": ["Metrics: " + "; ".join(notes) + "."],
+            "corner": "pruned", "rows": rows,
+            "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(rvariant),
             "size": "small", "long": False}
 
 
@@ -82,7 +91,8 @@ def neuron_table(df: pd.DataFrame) -> dict:
     spec = cfg.tables[name]
     model = spec.models[0]
     tasks, variant = list(spec.tasks), spec.variant
-    repro = has_repro(df, model, tasks, variant)
+    rvariant = reproduction_variant(df, model, tasks, variant)
+    repro = has_repro(df, model, tasks, rvariant)
     rows, notes = [], []
     for task in tasks:
         metric, filt = metric_for(model, task, name)
@@ -93,7 +103,8 @@ def neuron_table(df: pd.DataFrame) -> dict:
             for task in tasks:
                 metric, filt = metric_for(model, task, name)
                 s = series(df, model, task, metric, filt, source=source,
-                           criterion="maw" if crit == "baseline" else crit, variant=variant)
+                           criterion="maw" if crit == "baseline" else crit,
+                           variant=variant if source == "paper" else rvariant)
                 lv = 0 if crit == "baseline" else 10
                 v, base = s.get(lv, float("nan")), s.get(0, float("nan"))
                 vals.append((v, metric))
@@ -104,7 +115,8 @@ def neuron_table(df: pd.DataFrame) -> dict:
     return {"caption": f"{spec.title}: value (change from the unpruned model). The stage ran "
                        "in float16, the main runs in bfloat16.",
             "label": "tab:neuron-selection", "columns": [cfg.columns[t].label for t in tasks],
-            "corner": "criterion", "rows": rows, "notes": ["Metrics: " + "; ".join(notes) + "."],
+            "corner": "criterion", "rows": rows,
+            "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(rvariant),
             "size": "small", "long": False}
 
 
@@ -139,38 +151,43 @@ def widths_table(df: pd.DataFrame) -> dict:
 def efficiency_table(df: pd.DataFrame, model: str) -> dict:
     """Per workload and level: J/token, throughput and latency, mean +- std (change)."""
     cfg = metrics().efficiency
-    repro = has_repro(df, model, list(cfg.workloads))
+    rvariant = reproduction_variant(df, model, list(cfg.workloads))
+    repro = has_repro(df, model, list(cfg.workloads), rvariant)
     rows = []
     for w in cfg.workloads:
         data = {}
         for source in ("paper", "reproduction"):
             for fig in cfg.figures:
-                data[(fig, source)] = (series(df, model, w, fig, "none", source=source),
+                var = "" if source == "paper" else rvariant
+                data[(fig, source)] = (series(df, model, w, fig, "none", source=source, variant=var),
                                        series(df, model, w, fig.replace("_mean", "_std"), "none",
-                                              source=source))
+                                              source=source, variant=var))
         levels = sorted(set().union(*(m.index for m, _ in data.values())))
         for i, lv in enumerate(levels):
             for source in ("paper", "reproduction") if repro else ("paper",):
+                runs = series(df, model, w, "runs_aggregated", "none", source=source,
+                              variant="" if source == "paper" else rvariant)
                 cells = []
                 for fig, spec in cfg.figures.items():
                     mean, std = data[(fig, source)]
                     v, base = mean.get(lv, float("nan")), mean.get(0, float("nan"))
                     text = "" if v != v else f"{v:.4g}"
-                    if text and lv in std.index:
+                    if text and lv in std.index and runs.get(lv, 0) > 1:  # one run has no spread
                         text += f" ± {std[lv]:.2g}"
                     cells.append({"text": text, "change": fmt_change(v, base) if lv else "",
                                   "improved": bool(lv and v == v and improved(v, base, spec.better))})
-                runs = series(df, model, w, "runs_aggregated", "none", source=source)
                 cells.append({"text": f"{runs[lv]:g}" if lv in runs.index else "", "change": "",
                               "improved": False})
                 label = f"{w} {level_label(lv)}" if source == "paper" else "reproduced"
                 rows.append({"label": label, "kind": source, "cells": cells, "rule": i == 0 and bool(rows)})
     return {"caption": f"{display_name(model)}: efficiency per workload (mean ± std over runs; "
-                       "change from the unpruned model in parentheses, bold: better). " + ENERGY_NOTE,
+                       "change from the unpruned model in parentheses, bold: better; a cell of "
+                       "one run has no spread). " + ENERGY_NOTE
+                       + (" " + cfg.notes[model] if model in cfg.notes else ""),
             "label": f"tab:efficiency-{model}",
             "columns": [s.label for s in cfg.figures.values()] + ["runs"],
             "corner": "workload, pruned",
-            "rows": rows, "notes": [], "size": "scriptsize", "long": True}
+            "rows": rows, "notes": rule_note(rvariant), "size": "scriptsize", "long": True}
 
 
 def all_tables(df: pd.DataFrame) -> dict[str, dict]:

@@ -7,9 +7,12 @@ kept lm-eval result key (suites.yaml `metrics`): `acc,none` -> metric acc, filte
 `acc_stderr,none` in the stderr column (empty where lm-eval gives 'N/A'). Groups (mmlu, musr)
 give their group row; `subtasks: true` tasks also their subtasks' rows. kept_width,
 expansion_ratio and params come from the cell's prune record. source = reproduction, run_id as
-given. A sidecar <run_id>.provenance.json lists the kit commits, package versions, lm-eval task
-versions and config hashes the cells were computed with. Damaged or truncated cells are
-skipped with a warning (rerun the stage to recompute them).
+given; each cell also gives an `n_shot` row (unit `shots`: the few-shot count lm-eval ran).
+A sidecar <run_id>.provenance.json lists the kit commits, package versions, lm-eval task
+versions and config hashes the cells were computed with, and <run_id>.samples.csv.gz the
+per-document scores of every cell's logged samples (repro/results/samples.py), for the claims
+report's paired tests. Damaged or truncated cells are skipped with a warning (rerun the stage
+to recompute them).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 
 from repro.core import options
 from repro.core.errors import ReproError
+from repro.results import samples
 from repro.results.cells import SCORE_STAGES, Cell, identity_of, scan
 
 log = logging.getLogger("repro.aggregate")
@@ -60,6 +64,10 @@ def rows_for(cell: Cell, payload: dict, run_id: str) -> list[dict]:
                 "kept_width": prune.get("kept_width"), "expansion_ratio": prune.get("expansion_ratio"),
                 "params": prune.get("params_after"), "source": "reproduction", "run_id": run_id,
             })
+    shots = _shots(cell, payload)
+    if shots is not None and rows:
+        rows.append({**rows[0], "task": cell.task, "metric": "n_shot", "filter": "none",
+                     "value": shots, "stderr": None, "unit": "shots"})
     return rows
 
 
@@ -75,18 +83,41 @@ def check_one_model(seen: dict, cell: Cell, rec: dict) -> None:
                          "mean (stale cells are recomputed) or aggregate the runs separately")
 
 
-def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
+def _shots(cell: Cell, payload: dict) -> float | None:
+    """The few-shot count lm-eval ran the cell's task with (its subtasks' if they all agree)."""
+    shots = payload.get("n-shot", {})
+    if cell.task in shots:
+        return _number(shots[cell.task])
+    subs = {_number(v) for k, v in shots.items()
+            if k in payload.get("group_subtasks", {}).get(cell.task, [])}
+    return subs.pop() if len(subs) == 1 else None
+
+
+def _samples(root: Path, cell: Cell, rec: dict, run_id: str) -> list[dict]:
+    names = [n for n in rec.get("attachments", {}) if n.endswith("samples.jsonl.gz")]
+    path = cell.path(root)
+    return [r for n in names
+            for r in samples.rows_for(cell, rec["payload"],
+                                      path.with_name(f"{path.stem}.{n}").read_bytes(), run_id)]
+
+
+def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Tidy rows, provenance and per-document scores of every intact cell under root."""
     rows, prov = [], {"run_id": run_id, "cells": 0, "kit_commits": set(), "lm_eval": set(),
                       "packages": {}, "task_versions": {}, "task_config_sha256": {}, "devices": set()}
+    per_doc: list[dict] = []
     seen: dict[str, tuple[str, Cell]] = {}
     for cell, rec in scan(root, SCORE_STAGES):
         check_one_model(seen, cell, rec)
         try:
-            rows += rows_for(cell, rec["payload"], run_id)
-        except (TypeError, ValueError, AttributeError):  # edited by hand, checksum redone
+            mine = rows_for(cell, rec["payload"], run_id)
+            docs = _samples(root, cell, rec, run_id)
+        except (TypeError, ValueError, AttributeError, KeyError):  # edited by hand, checksum redone
             log.warning("%s: its payload is not lm-eval's record; skipped (rerun the stage)",
                         cell.path(root))
             continue
+        rows += mine
+        per_doc += docs
         p = rec.get("provenance", {})
         prov["cells"] += 1
         prov["kit_commits"].add(p.get("kit_commit"))
@@ -115,7 +146,8 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict]:
             return {k: plain(v) for k, v in sorted(x.items())}
         return x
 
-    return pd.DataFrame(rows), plain(prov)
+    prov["samples_rows"] = len(per_doc)
+    return pd.DataFrame(rows), plain(prov), pd.DataFrame(per_doc, columns=samples.COLUMNS)
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -138,10 +170,11 @@ def run(args: argparse.Namespace) -> int:
         raise ReproError(f"--run-id (default: the --results folder name): {exc}") from None
     check_destination(args.out, "--out")
     clean_stale(args.out)
-    df, prov = aggregate(args.results, run_id)
+    df, prov, per_doc = aggregate(args.results, run_id)
     df = validate(df, f"cells under {args.results}")
     out = Path(args.out) / f"{run_id}.csv"
     write_csv(df, out)
+    samples.write_samples(per_doc, Path(args.out) / f"{run_id}{samples.SUFFIX}")
     write_json(Path(args.out) / f"{run_id}.provenance.json", prov)
-    print(f"{out}: {len(df)} rows from {prov['cells']} cells")
+    print(f"{out}: {len(df)} rows from {prov['cells']} cells; {len(per_doc)} per-document scores")
     return 0

@@ -31,7 +31,7 @@ needs_tmpfs = pytest.mark.skipif(not tmpfs_available(),
 
 def orphans(root):
     """Attachments (samples) without their cell: what a full disk left before."""
-    return [p for p in root.rglob("*.gz") if not p.with_name(p.name.split(".")[0] + ".json").exists()]
+    return [p for p in root.rglob("*.jsonl.gz") if not p.with_name(p.name.split(".")[0] + ".json").exists()]
 
 
 @needs_tmpfs
