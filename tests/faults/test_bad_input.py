@@ -119,6 +119,7 @@ RUN = [
     ("tables-out-is-a-file", ["tables", "--data", "{published}", "--out", "{file}"], "is a file, not a folder"),
     ("analyze-out-inside-a-file", ["analyze", "--data", "{published}", "--out", "{file}/x"], "is a file, not a folder"),
     ("claims-no-csv", ["claims", "--data", "{emptydir}", "--out", OUT], "no result CSV"),
+    ("claims-out-is-a-file", ["claims", "--data", "{published}", "--out", "{file}"], "is a file, not a folder"),
     # pipeline, preflight, the command itself
     ("pipeline-profile", ["pipeline", "--profile", "nope", "--out", OUT], "argument --profile"),
     ("pipeline-stages", ["pipeline", "--stages", "nope", "--out", OUT], "argument --stages"),

@@ -23,7 +23,7 @@ def test_unknown_or_zero_params_render(params, tmp_path):
         df["params"] = df["params"].astype(object)
         df.loc[base & (df.level.isin([0, 40])), "params"] = None if params == "" else 0
         (data / p.name).write_text(to_csv_text(df))
-    assert render(data, tmp_path / "gen") in (0, 1)
+    assert render(data, tmp_path / "gen") == 0  # every claim evaluated
     widths = (tmp_path / "gen" / "tables" / "widths.tex").read_text()
     rows = {ln.split("&")[0].strip(): [c.strip().rstrip("\\").strip() for c in ln.split("&")[1:]]
             for ln in widths.splitlines() if ln.count("&") == 4}
@@ -40,3 +40,15 @@ def test_a_header_only_data_file_is_no_crash(tmp_path):
     for p in PUBLISHED.glob("*.csv"):
         (data / p.name).write_bytes(p.read_bytes())
     assert render(data, tmp_path / "gen") in (0, 1)
+
+
+def test_a_claim_about_an_unknown_parameter_count_is_not_run():
+    from repro.report.claims.quantities import NotRun, Reader
+
+    df = read_csv(next(PUBLISHED.glob("llama-3.2-1b.csv")))
+    df["params"] = df["params"].astype(object)
+    df.loc[df.level == 40, "params"] = None
+    reader = Reader(df, "paper")
+    assert reader.arch("llama-3.2-1b", 10.0, "params") > 0
+    with pytest.raises(NotRun, match="params of llama-3.2-1b at 40% is unknown"):
+        reader.arch("llama-3.2-1b", 40.0, "params")

@@ -122,7 +122,10 @@ class Reader:
         sel = d[(d.model == model) & (d.level == level) & (d.source == self.source)]
         if sel.empty:
             raise NotRun(f"no {self.source} rows for {model} at {level:g}%")
-        return float(sel[column].iloc[0])
+        v = sel[column].iloc[0]
+        if pd.isna(v):  # the schema allows an unknown parameter count
+            raise NotRun(f"{column} of {model} at {level:g}% is unknown in the {self.source} data")
+        return float(v)
 
 
 def metric_of(q: Quantity, model: str, task: str) -> tuple[str, str]:

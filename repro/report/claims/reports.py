@@ -11,7 +11,7 @@ from pathlib import Path
 from repro.config.claims import NUMERIC_OPS, Claim
 from repro.config.metrics import metrics
 from repro.core.atomicio import write_json, write_text
-from repro.report.analysis import add_data_options
+from repro.report.analysis import add_data_options, prepare_out
 from repro.report.claims.evaluation import Result, evaluate
 from repro.report.claims.quantities import as_list
 from repro.report.claims.verdicts import tally
@@ -190,4 +190,5 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    return run_claims(current(load_dir(args.data)), Path(args.out), load_samples(args.data))
+    out = prepare_out(args.out)  # checked before any work, cleared of a killed run's files
+    return run_claims(current(load_dir(args.data)), out, load_samples(args.data))
