@@ -97,3 +97,15 @@ def test_injected_enospc_then_resume(stage, fault_env, toy, ref_eval, ref_data, 
         assert cell_view(out) == cell_view(ref)
     else:
         assert snapshot(out) == snapshot(ref)
+
+
+def test_a_full_disk_inside_save_pretrained_is_one_line(tmp_path):
+    """safetensors reports ENOSPC as its own error type, with the OS code in its text."""
+    from repro.core.errors import ReproError
+    from repro.prune.save import _save_error
+
+    rust = Exception("Error while serializing: IoError(Os { code: 28, kind: StorageFull, "
+                     'message: "No space left on device" })')
+    assert isinstance(_save_error(tmp_path / "out", rust), ReproError)
+    other = ValueError("a kit bug")
+    assert _save_error(tmp_path / "out", other) is other  # anything else keeps its traceback
