@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "neuron-selection": ("repro.evaluate.neuron_selection",
                          "compare neuron criteria at 10% (paper stage 00)"),
     "evaluate": ("repro.evaluate.cli", "run lm-eval suites on every (model, criterion, level, task) cell"),
+    "sensitivity": ("repro.extensions.sensitivity", "prune one decoder layer at a time: which layers break"),
+    "extensions": ("repro.extensions.grid", "the extensions table's criteria and allocations at its levels"),
     "efficiency": ("repro.efficiency.cli", "profile prefill, decode, throughput and energy per token"),
     "aggregate": ("repro.results.aggregate", "turn raw result cells into the tidy data schema"),
     "analyze": ("repro.report.analysis", "relative changes and correlations from the tidy data"),

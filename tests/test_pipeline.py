@@ -33,7 +33,8 @@ def test_preflight_guards_heavy_stages_only():
     assert _plan(stages=["evaluate"])[0] == ["preflight", "evaluate"]
     assert _plan(stages=["aggregate", "tables"])[0] == ["aggregate", "tables"]  # nothing heavy
     assert _plan(skip_preflight=True)[0][0] == "neuron-selection"
-    assert _plan("smoke")[0] == ["prepare", "neuron-selection", "evaluate", "aggregate", "tables"]
+    assert _plan("smoke")[0] == ["prepare", "neuron-selection", "evaluate", "sensitivity", "extensions",
+                                 "aggregate", "tables"]
 
 
 def test_a_shard_runs_the_grid_and_leaves_the_rest_for_after():
@@ -41,6 +42,9 @@ def test_a_shard_runs_the_grid_and_leaves_the_rest_for_after():
     assert order == ["preflight", "neuron-selection", "evaluate", "efficiency"]
     assert later == ["aggregate", "tables"]
     assert _plan(shard="1/1")[1] == []  # one shard is the whole run
+    # the extensions' rows read the whole sensitivity scan: they wait for every shard
+    assert _plan(stages=["sensitivity", "extensions"], shard="1/2") == (["preflight", "sensitivity"],
+                                                                        ["extensions"])
 
 
 def test_commands_fill_the_templates():

@@ -38,10 +38,16 @@ class Override:
 @dataclass(frozen=True)
 class Table:
     title: str
-    models: tuple[str, ...]
-    tasks: tuple[str, ...]
+    models: tuple[str, ...] = ()
+    suites: tuple[str, ...] = ()       # every model in the data whose models.yaml suite is one
+    tasks: tuple[str, ...] = ()        # empty: the model's suite's tasks that have a column
     variant: str = ""
     per_task: dict[str, Override] = field(default_factory=dict)
+
+    @property
+    def for_other_models(self) -> bool:
+        """Neither models nor suites: the table of every model no other table covers."""
+        return not self.models and not self.suites
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ class ModelSpec:
     max_length: int                    # fixed lm-eval context (see models.yaml)
     name: str = ""                     # the short name (the YAML key), filled in by the registry
     display_name: str = ""             # how tables and figures name it (default: the short name)
+    note: str = ""                     # shown beside its findings (e.g. dequantised 4-bit weights)
     paper: bool = False                # one of the paper's models (the default grid)
     hf_id: str | None = None
     revision: str | None = None

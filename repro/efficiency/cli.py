@@ -90,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     criteria = [crit.canonical(c) for c in args.criteria or cfg.criteria]
-    if "activation" in criteria:
-        raise ReproError("criterion 'activation' needs calibration data; profile with maw, vow, pon "
-                         "or random (the widths, not the kept neurons, set the cost)")
+    calibrated = [c for c in criteria if c in crit.CALIBRATED]
+    if calibrated:
+        raise ReproError(f"criterion '{calibrated[0]}' needs calibration data; profile with maw, vow, "
+                         "pon, l2 or random (the widths, not the kept neurons, set the cost)")
     if args.prompt_source == "datasets" and args.random_weights:
         raise ReproError("--prompt-source datasets needs a tokenizer; random weights have none")
     widths = args.widths or ["unaligned"] + [f"align{a}" for a in cfg.alignment]

@@ -5,6 +5,7 @@
     python -m repro evaluate --models llama-3.2-1b-instruct --variants paper chat
     python -m repro evaluate --shard 2/4 --results results     # one of four GPUs or nodes
     python -m repro evaluate --models smollm2-135m-instruct    # the CPU smoke model
+    python -m repro evaluate --levels 10 40 --allocations uniform spare3 owl   # non-uniform widths
 
 What runs is planned in plan.py and run in runner.py (how a cell is computed is told there).
 Each finished cell is written atomically with provenance (repro.results.cells). A rerun skips
@@ -56,7 +57,7 @@ def add_run_options(p: argparse.ArgumentParser, *, models_help: str, levels_help
                    help="lm-eval stderr bootstrap resamples (its default, as the paper)")
     p.add_argument("--seed", type=options.seed, default=0, help="seed of the 'random' criterion")
     p.add_argument("--calibration", type=Path,
-                   help="text for 'activation' (default: Python stdlib docstrings, see "
+                   help="text for 'activation', 'hybrid' and owl (default: Python stdlib docstrings, see "
                         "repro/evaluate/tasks/text.py)")
     p.add_argument("--calibration-samples", type=options.positive_int, default=32,
                    help="windows of 512 tokens")
@@ -67,6 +68,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                     levels_help="each model's list in models.yaml", criteria=["maw"])
     p.add_argument("--variants", nargs="+", choices=sorted(VARIANT_NAMES),
                    help="paper: no chat template (default); chat: lm-eval apply_chat_template")
+    p.add_argument("--allocations", nargs="+", type=allocation_name,
+                   help="how each level's neuron budget is shared between layers: uniform (the "
+                        "paper, default), spareK (spare the K layers `repro sensitivity` found most "
+                        "sensitive), owl (Yin et al. 2024); see repro/prune/allocation.py")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -82,16 +87,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def dry_run(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: str | None) -> int:
+    from repro.evaluate.allocate import Allocator, tag_of
     from repro.evaluate.runner import is_done
 
     grid = [c for p in plans for c in p.build_cells()]
     mine = cellio.shard(grid, shard_spec)
-    by_model = {p.spec.name: p for p in plans}
+    by_model = {p.spec.name: (p, Allocator(root, p, settings)) for p in plans}
     for c in mine:
-        p = by_model[c.model]
+        p, allocator = by_model[c.model]
         task = next(t for t in p.tasks if t.name == c.task)
-        done = is_done(root, c, settings.for_cell(p.spec, p.dtype, c.criterion, task), p.spec.identity)
-        state = "done" if done else "pending"
+        alloc = allocator.settings_for(c.criterion, tag_of(c.variant))
+        cell_settings = settings.for_cell(p.spec, p.dtype, c.criterion, task, alloc)
+        state = "done" if is_done(root, c, cell_settings, p.spec.identity) else "pending"
         print(f"{state:8} {c.id}")
     return 0
 
@@ -118,6 +125,17 @@ def execute(args: argparse.Namespace, plans: list[ModelPlan]) -> int:
     return 0
 
 
+def allocation_name(text: str) -> str:
+    """An allocation's tag for the cells ('' for uniform), checked when the line is parsed."""
+    from repro.core.errors import ReproError
+    from repro.prune.allocation import parse
+
+    try:
+        return parse(text).tag
+    except ReproError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     variants = [VARIANT_NAMES[v] for v in args.variants or ["paper"]]
     plans = make_plans(
@@ -125,4 +143,6 @@ def run(args: argparse.Namespace) -> int:
         suite_of=lambda spec: spec.suite,
         levels_of=lambda spec: spec.check_levels(args.levels) if args.levels else list(spec.levels),
         variants_of=lambda spec, dtype: spec.check_variants(variants))
+    for p in plans:
+        p.allocations = list(dict.fromkeys(args.allocations or [""]))
     return execute(args, plans)

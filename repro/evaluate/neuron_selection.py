@@ -5,7 +5,8 @@
     python -m repro neuron-selection --models smollm2-135m-instruct   # the CPU smoke model
 
 Defaults from repro/config/neuron_selection.yaml: the paper's maw, vow, pon, plus random (a
-floor) and activation (calibration-based, see repro/prune/criteria.py), each at 10%, and the
+floor), activation (calibration-based, see repro/prune/criteria.py) and optipfair's later l2 and
+hybrid (repro/prune/hybrid.py), each at 10%, and the
 unpruned baseline (level 0, recorded as maw); the `neuron_selection` suite (wikitext,
 lambada_openai, boolq, piqa; 0-shot), or the model's own `selection_suite` (models.yaml).
 
@@ -13,7 +14,7 @@ dtype: the paper ran this stage in float16, in which WikiText perplexity overflo
 rerun; its main runs used bfloat16. Default here: the model's dtype from models.yaml (bfloat16
 for Llama); `--dtype float16` is the paper-compatible mode. The dtype is the cell's variant in
 the tidy data (fp16, bf16, fp32), so runs in several dtypes sit side by side.
-Calibration text for 'activation': --calibration FILE, else docstrings of Python standard-library
+Calibration text for 'activation' and 'hybrid': --calibration FILE, else docstrings of Python standard-library
 modules (ships with Python, offline; repro/evaluate/tasks/text.py), hashed into the record.
 Cells are those of `repro evaluate` (same runner, resumable, shardable) under stage
 neuron_selection; a summary table per model is printed and written beside the cells.

@@ -16,7 +16,7 @@ from typing import Any
 
 from repro.config import models, suites
 from repro.core.errors import ReproError
-from repro.core.ties import PAPER_TIE_BREAK, rule_variant
+from repro.core.ties import PAPER_TIE_BREAK, paper_twin, rule_of, rule_variant
 from repro.evaluate.batch import is_auto, requested
 from repro.results.cells import Cell
 
@@ -37,17 +37,22 @@ class ModelPlan:
     stage: str = "evaluate"
     dtype: str = ""
     cells: list[Cell] = field(default_factory=list)
+    allocations: list[str] = field(default_factory=lambda: [""])  # tags: '' (uniform), owl, spare3
+    pairs: list[tuple[str, str]] | None = None  # (criterion, allocation) rows instead of a product
 
     def build_cells(self) -> list[Cell]:
         out = []
+        pairs = self.pairs or [(c, a) for a in self.allocations for c in self.criteria]
         for v in self.variants:
-            for c in self.criteria:
+            for c, a in pairs:
                 for lv in self.levels:
-                    if lv == 0 and c != self.criteria[0]:
-                        continue  # the unpruned model does not depend on the criterion
-                    crit = "maw" if lv == 0 else c
+                    if lv == 0 and a:
+                        continue  # the unpruned model depends on neither criterion nor allocation
+                    crit = "maw" if lv == 0 else c  # (nor on the criterion: one cell, recorded as maw)
+                    # the allocation's token goes before the tie-break's (ties.rule_of reads the last)
+                    variant = rule_variant("-".join(x for x in (paper_twin(v), a) if x), rule_of(v))
                     for t in self.tasks:
-                        out.append(Cell(self.stage, self.spec.name, crit, lv, t.name, v))
+                        out.append(Cell(self.stage, self.spec.name, crit, lv, t.name, variant))
         self.cells = sorted(set(out))
         return self.cells
 
@@ -68,7 +73,7 @@ class Settings:
     max_batch_size: int = 64          # the largest size "auto" tries (lm-eval's default)
 
     def for_cell(self, spec: models.ModelSpec, dtype: str, criterion: str = "",
-                 task: suites.TaskSpec | None = None) -> dict[str, Any]:
+                 task: suites.TaskSpec | None = None, allocation: dict | None = None) -> dict[str, Any]:
         out = {"limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
                "max_length": self.max_length or spec.max_length, "dtype": dtype,
                "revision": spec.revision, "seeds": SEEDS, "random_criterion_seed": self.seed,
@@ -77,9 +82,11 @@ class Settings:
             out["batch_size"] = requested(task, self.batch_size)
             if is_auto(out["batch_size"]):
                 out["max_batch_size"] = self.max_batch_size
-        if criterion == "activation":  # other calibration text or windows: other kept neurons
+        if criterion in ("activation", "hybrid"):  # other calibration text or windows: other neurons
             out["calibration"] = {"sha256": hashlib.sha256(self.calibration_text().encode()).hexdigest(),
                                   "samples": self.calibration_samples}
+        if allocation is not None:  # a non-uniform allocation (repro/evaluate/allocate.py)
+            out["allocation"] = allocation
         return out
 
     def calibration_text(self) -> str:
@@ -114,3 +121,18 @@ def make_plans(args: argparse.Namespace, *, stage: str, default_models: list[str
     for p in plans:
         models.check_access(p.spec)
     return plans
+
+
+def calibration_for(tokenizer, settings: Settings):
+    """Calibration windows for 'activation', 'hybrid' and OWL: --calibration, else stdlib
+    docstrings (documented default, shipped with Python: repro.evaluate.tasks.text)."""
+    from repro.evaluate.tasks.text import CALIBRATION_MODULES
+    from repro.prune import criteria
+
+    text = settings.calibration_text()
+    source = (str(settings.calibration) if settings.calibration is not None
+              else "python-stdlib-docstrings:" + ",".join(CALIBRATION_MODULES))
+    batches = criteria.calibration_batches(tokenizer, text, samples=settings.calibration_samples)
+    record = {"source": source, "sha256": hashlib.sha256(text.encode()).hexdigest(),
+              "samples": settings.calibration_samples, "seq_len": 512}
+    return batches, record

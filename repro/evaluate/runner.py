@@ -15,6 +15,8 @@ How a cell is run (the paper's setting, made explicit):
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import gc
 import gzip
 import hashlib
@@ -28,7 +30,7 @@ from typing import Any
 from repro.config import suites
 from repro.core.errors import ReproError
 from repro.evaluate.batch import BatchSizes, is_auto
-from repro.evaluate.plan import SEEDS, ModelPlan, Settings
+from repro.evaluate.plan import SEEDS, ModelPlan, Settings, calibration_for
 from repro.results import cells as cellio
 from repro.results.locks import Claims
 
@@ -83,13 +85,38 @@ def samples_bytes(samples: dict[str, list]) -> bytes:
     return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
 
 
+_ENV_INFO: dict = {}
+
+
+@contextlib.contextmanager
+def env_info_once():
+    """lm-eval records the environment on every simple_evaluate call (add_env_info: torch's
+    collect_env runs pip, nvidia-smi and more as subprocesses, about 3 s of waiting per cell).
+    Nothing in it changes within a process, so it is collected once and copied into each record."""
+    import lm_eval.evaluator as evaluator
+
+    original = evaluator.add_env_info
+
+    def once(storage: dict) -> None:
+        if not _ENV_INFO:
+            original(_ENV_INFO)
+        storage.update(copy.deepcopy(_ENV_INFO))
+
+    evaluator.add_env_info = once
+    try:
+        yield
+    finally:
+        evaluator.add_env_info = original
+
+
 def run_task(lm, task: suites.TaskSpec, tm, *, chat: bool, settings: Settings) -> dict:
     import lm_eval
 
-    return lm_eval.simple_evaluate(
-        model=lm, tasks=[task.name], num_fewshot=task.shots, task_manager=tm,
-        limit=settings.limit, bootstrap_iters=settings.bootstrap_iters, log_samples=True,
-        use_cache=None, apply_chat_template=chat, **SEEDS)
+    with env_info_once():
+        return lm_eval.simple_evaluate(
+            model=lm, tasks=[task.name], num_fewshot=task.shots, task_manager=tm,
+            limit=settings.limit, bootstrap_iters=settings.bootstrap_iters, log_samples=True,
+            use_cache=None, apply_chat_template=chat, **SEEDS)
 
 
 def cell_payload(raw: dict, task: suites.TaskSpec, info: dict, settings: dict) -> dict:
@@ -137,21 +164,6 @@ def default_batch_size(device: str) -> str:
     return "auto" if device.startswith("cuda") else "8"
 
 
-def calibration_for(tokenizer, settings: Settings):
-    """Calibration windows for 'activation': --calibration, else stdlib docstrings (documented
-    default, shipped with Python: see repro.evaluate.tasks.text.CALIBRATION_MODULES)."""
-    from repro.evaluate.tasks.text import CALIBRATION_MODULES
-    from repro.prune import criteria
-
-    text = settings.calibration_text()
-    source = (str(settings.calibration) if settings.calibration is not None
-              else "python-stdlib-docstrings:" + ",".join(CALIBRATION_MODULES))
-    batches = criteria.calibration_batches(tokenizer, text, samples=settings.calibration_samples)
-    record = {"source": source, "sha256": hashlib.sha256(text.encode()).hexdigest(),
-              "samples": settings.calibration_samples, "seq_len": 512}
-    return batches, record
-
-
 def run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: str | None,
               *, out=print) -> list[cellio.Cell]:
     """Evaluate every pending cell of this shard; return the cells written. A cell is claimed
@@ -168,7 +180,9 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
     import torch
 
     from repro.core.provenance import provenance
+    from repro.evaluate.allocate import Allocator, is_chat, tag_of
     from repro.evaluate.nltk_data import stub_active
+    from repro.prune import criteria
     from repro.prune.apply import prune
     from repro.prune.ranking import rank
     from repro.prune.widths import Target
@@ -181,10 +195,14 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
     mine = set(cellio.shard(grid, shard_spec))
     todo: dict[str, list[cellio.Cell]] = {}
     cell_settings: dict[cellio.Cell, dict] = {}
+    allocators = {p.spec.name: Allocator(root, p, settings) for p in plans}
     for p in plans:
         by_name = {t.name: t for t in p.tasks}
         for c in p.cells:
-            cell_settings[c] = settings.for_cell(p.spec, p.dtype, c.criterion, by_name[c.task])
+            if c not in mine:
+                continue
+            alloc = allocators[p.spec.name].settings_for(c.criterion, tag_of(c.variant))
+            cell_settings[c] = settings.for_cell(p.spec, p.dtype, c.criterion, by_name[c.task], alloc)
         todo[p.spec.name] = [c for c in p.cells
                              if c in mine and not is_done(root, c, cell_settings[c], p.spec.identity)]
     total = sum(len(v) for v in todo.values())
@@ -207,19 +225,29 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
         tasks = {t.name: t for t in plan.tasks}
         rankings: dict[str, Any] = {}
         calib_record = None
-        for crit, level in sorted({(c.criterion, c.level) for c in pending}, key=lambda x: (x[1], x[0])):
+        groups = sorted({(c.criterion, c.level, tag_of(c.variant)) for c in pending},
+                        key=lambda x: (x[1], x[0], x[2]))
+        for crit, level, tag in groups:
             if crit not in rankings:
                 calib = None
-                if crit == "activation":
+                if crit in criteria.CALIBRATED:
                     calib, calib_record = calibration_for(tok, settings)
                 rankings[crit] = rank(model, crit, seed=settings.seed, calibration=calib)
-            pruned, info = prune(model, rankings[crit], Target(level=level), settings.tie_break)
+            target = Target(level=level)
+            widths, record = None, None
+            if tag:
+                ranking = rankings[crit]
+                widths, record = allocators[spec.name].widths(
+                    model, tok, ranking.widths, target.width(ranking.widths[0], ranking.hidden),
+                    level, crit, tag)
+            pruned, info = prune(model, rankings[crit], target, settings.tie_break, widths=widths,
+                                 allocation=tag or "uniform", allocation_record=record)
             info = info.to_dict()
-            if crit == "activation":
+            if crit in criteria.CALIBRATED:
                 info["calibration"] = calib_record
             lm = _hflm(pruned, tok, settings, max_length)
             sizes = BatchSizes(lm)
-            for cell in [c for c in pending if (c.criterion, c.level) == (crit, level)]:
+            for cell in [c for c in pending if (c.criterion, c.level, tag_of(c.variant)) == (crit, level, tag)]:
                 if not claims.acquire(cell):
                     left.append(cell)
                     continue
@@ -231,13 +259,13 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
                 task = tasks[cell.task]
                 sizes.start(cell_settings[cell]["batch_size"])
                 torch.manual_seed(SEEDS["torch_random_seed"])
-                raw = run_task(lm, task, tm, chat=cell.variant == "chat", settings=settings)
+                raw = run_task(lm, task, tm, chat=is_chat(cell.variant), settings=settings)
                 elapsed = time.monotonic() - t0
                 prov = provenance(
                     host_info(settings.device), stage=plan.stage, model=spec.record(), source=source,
                     dtype=plan.dtype, max_length=max_length,
                     batch_size=sizes.record(),
-                    apply_chat_template=cell.variant == "chat", fewshot_as_multiturn=False,
+                    apply_chat_template=is_chat(cell.variant), fewshot_as_multiturn=False,
                     system_instruction=None, seeds=SEEDS,
                     limit=settings.limit, bootstrap_iters=settings.bootstrap_iters,
                     use_cache=None, nltk_punkt_tab_stub=stub_active(), seconds=round(elapsed, 2),

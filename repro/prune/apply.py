@@ -19,6 +19,7 @@ from repro.core.ties import PAPER_TIE_BREAK
 from repro.prune.glu import glu_mlps
 from repro.prune.ranking import Ranking
 from repro.prune.widths import Target
+from repro.runtime.nonuniform import PER_LAYER_KEY
 
 
 def indices_sha256(kept: list[Tensor]) -> str:
@@ -66,9 +67,10 @@ def apply_kept(model: nn.Module, kept: list[Tensor]) -> nn.Module:
         cfg.intermediate_size = ks
     elif len(set(ks)) == 1:
         cfg.intermediate_size = ks[0]
-    else:
-        raise ReproError("layers ended with different widths but the config holds a single "
-                         "intermediate_size; prune with one width for all layers")
+        if hasattr(cfg, PER_LAYER_KEY):
+            delattr(cfg, PER_LAYER_KEY)
+    else:  # stock configs hold one width: the kit's loader rebuilds from this list
+        setattr(cfg, PER_LAYER_KEY, ks)
     return pruned
 
 
@@ -93,20 +95,28 @@ class PruneInfo:
     kept_indices_sha256: str
     seed: int | None
     tie_break: str  # topk (the paper's, optipfair 0.2.0) | stable (corrected, nested)
+    allocation: str = "uniform"  # uniform | spareK | owl (repro/prune/allocation.py)
+    kept_widths: list[int] | None = None  # per layer, when an allocation makes them differ
+    allocation_record: dict | None = None  # the rule's inputs (sensitivity, outlier ratios...)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def prune(model: nn.Module, ranking: Ranking, target: Target,
-          tie_break: str = PAPER_TIE_BREAK) -> tuple[nn.Module, PruneInfo]:
-    """Cut `ranking` at `target` and return the pruned copy with its record."""
-    widths = set(ranking.widths)
-    if len(widths) != 1:
-        raise ReproError(f"layers have different MLP widths {sorted(widths)}; not supported")
-    width = widths.pop()
+def prune(model: nn.Module, ranking: Ranking, target: Target, tie_break: str = PAPER_TIE_BREAK,
+          *, widths: list[int] | None = None, allocation: str = "uniform",
+          allocation_record: dict | None = None) -> tuple[nn.Module, PruneInfo]:
+    """Cut `ranking` at `target` and return the pruned copy with its record. `widths`: kept
+    neurons per layer from an allocation (repro/prune/allocation.py) of the target's budget."""
+    sizes = set(ranking.widths)
+    if len(sizes) != 1:
+        raise ReproError(f"layers have different MLP widths {sorted(sizes)}; not supported")
+    width = sizes.pop()
     k = target.width(width, ranking.hidden)
-    kept = ranking.kept(k, tie_break)
+    ks = list(widths) if widths is not None else [k] * len(ranking.widths)
+    if sum(ks) != k * len(ks):
+        raise ValueError(f"allocation keeps {sum(ks)} neurons, the target {k * len(ks)}")
+    kept = ranking.kept(ks, tie_break)
     pruned = apply_kept(model, kept)
     info = PruneInfo(
         criterion=ranking.criterion, level=target.level, expansion_requested=target.expansion,
@@ -114,5 +124,7 @@ def prune(model: nn.Module, ranking: Ranking, target: Target,
         num_layers=len(kept), expansion_ratio=k / ranking.hidden,
         params_before=num_parameters(model), params_after=num_parameters(pruned),
         kept_indices_sha256=indices_sha256(kept), seed=ranking.seed, tie_break=tie_break,
+        allocation=allocation, kept_widths=ks if len(set(ks)) > 1 else None,
+        allocation_record=allocation_record,
     )
     return pruned, info

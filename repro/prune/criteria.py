@@ -8,6 +8,12 @@ cast to float32, per intermediate neuron i of a layer, with Wg, Wu of shape [I, 
     vow:             var(Wg[i]) + var(Wu[i])            (unbiased, torch's default)
     pon:             ||Wg[i]||_1 * ||Wu[i]||_1          (a product in v0.2.0; 0.2.4 made it a sum)
 
+Criteria optipfair added after the paper, each bit for bit with the version that defines it:
+    l2:      ||Wg[i]||_2 + ||Wu[i]||_2   optipfair 0.2.4 (first in it; unchanged to 0.4.2),
+             compute_neuron_pair_importance_l2, optipfair/pruning/mlp_glu.py lines 266-280
+    hybrid:  optipfair 0.2.0's data-driven "hybrid MAW" (CFSP-style down_proj x activation
+             score, with optipfair's own activation hook): see repro/prune/hybrid.py
+
 Two more, not in the paper:
     random:      uniform scores from a seeded generator (a floor any criterion should beat)
     activation:  ||X_d[:, i]||_2, the L2 norm over all non-padding calibration tokens of the
@@ -46,9 +52,16 @@ def pon(gate: Tensor, up: Tensor) -> Tensor:
     return torch.norm(gate, p=1, dim=1) * torch.norm(up, p=1, dim=1)
 
 
-WEIGHT_CRITERIA: dict[str, WeightScore] = {"maw": maw, "vow": vow, "pon": pon}
+def l2(gate: Tensor, up: Tensor) -> Tensor:
+    gate_norms = torch.norm(gate, p=2, dim=1)
+    up_norms = torch.norm(up, p=2, dim=1)
+    return gate_norms + up_norms
+
+
+WEIGHT_CRITERIA: dict[str, WeightScore] = {"maw": maw, "vow": vow, "pon": pon, "l2": l2}
 ALIASES = {"ppm": "maw"}
-DATA_CRITERIA = ("random", "activation")
+CALIBRATED = ("activation", "hybrid")  # need calibration text
+DATA_CRITERIA = ("random", *CALIBRATED)
 CRITERIA = (*WEIGHT_CRITERIA, *DATA_CRITERIA)
 
 

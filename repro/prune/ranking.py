@@ -17,6 +17,7 @@ and a result pruned with `stable` says so in its variant.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 
 from repro.core.errors import ReproError
 from repro.core.ties import PAPER_TIE_BREAK, TIE_BREAKS
-from repro.prune import criteria
+from repro.prune import criteria, hybrid
 from repro.prune.glu import glu_mlps
 
 log = logging.getLogger("repro.prune")
@@ -44,12 +45,16 @@ class Ranking:
     def widths(self) -> list[int]:
         return [len(o) for o in self.orders]
 
-    def kept(self, k: int, tie_break: str = PAPER_TIE_BREAK) -> list[Tensor]:
-        """Kept indices per layer, ascending."""
+    def kept(self, k: int | Sequence[int], tie_break: str = PAPER_TIE_BREAK) -> list[Tensor]:
+        """Kept indices per layer, ascending; k is one width for all layers or one per layer."""
+        ks = [k] * len(self.orders) if isinstance(k, int) else list(k)
+        if len(ks) != len(self.orders):
+            raise ValueError(f"{len(ks)} widths for {len(self.orders)} layers")
         if tie_break == "stable":
-            return [o[:k].sort().values for o in self.orders]
+            return [o[:n].sort().values for o, n in zip(self.orders, ks, strict=True)]
         if tie_break == "topk":  # optipfair 0.2.0: topk(score, k, largest=True), then sorted
-            return [torch.topk(s, k, largest=True).indices.sort().values.cpu() for s in self.scores]
+            return [torch.topk(s, n, largest=True).indices.sort().values.cpu()
+                    for s, n in zip(self.scores, ks, strict=True)]
         raise ReproError(f"unknown tie-break '{tie_break}'; choose one of {', '.join(TIE_BREAKS)}")
 
 
@@ -76,8 +81,12 @@ def rank(
         scores = criteria.random_scores([m.width for m in mlps], seed)
     else:
         if not calibration:
-            raise ReproError("criterion 'activation' needs calibration text: pass --calibration FILE")
-        log.info("running %d calibration batches", len(calibration))
-        scores = criteria.activation_norms(model, mlps, calibration)
+            raise ReproError(f"criterion '{crit}' needs calibration text: pass --calibration FILE")
+        log.info("running %d calibration batches (%s)", len(calibration), crit)
+        if crit == "hybrid":
+            norms = hybrid.optipfair_activation_norms(model, mlps, calibration)
+            scores = hybrid.layer_scores(mlps, norms)
+        else:
+            scores = criteria.activation_norms(model, mlps, calibration)
     return Ranking(crit, scores, [order_from_scores(s) for s in scores],
                    hidden=mlps[0].gate.in_features, seed=seed if crit == "random" else None)

@@ -1,8 +1,10 @@
 """Save a pruned model: save_pretrained weights, the tokenizer and the `repro_prune.json`
-sidecar (criterion, level, kept width, kept-index hash, provenance), written to a temporary
-folder and moved into place, so a reader never sees half a model; an existing folder is
-replaced atomically (repro.core.atomicio.staged_dir). Before any weights load, `check_space`
-compares the folders' expected size with the free disk."""
+sidecar (criterion, level, kept width, kept-index hash, allocation, how to reload it,
+provenance), written to a temporary folder and moved into place, so a reader never sees half a
+model; an existing folder is replaced atomically (repro.core.atomicio.staged_dir). Uniform
+widths reload with stock `from_pretrained`; layers of different widths (an allocation) need the
+kit's loader, and the sidecar says so (repro/runtime/nonuniform.py). Before any weights load,
+`check_space` compares the folders' expected size with the free disk."""
 
 from __future__ import annotations
 
@@ -19,11 +21,22 @@ from repro.core.provenance import provenance
 from repro.prune.apply import PruneInfo
 from repro.prune.widths import Target
 from repro.runtime.device import host_info
+from repro.runtime.nonuniform import PER_LAYER_KEY
 
 log = logging.getLogger("repro.prune")
 
 SIDECAR = "repro_prune.json"
 MARGIN = 64 << 20  # tokenizer, config and sidecar, with room to spare
+STOCK = "transformers.AutoModelForCausalLM.from_pretrained(folder)"
+KIT = ("repro.runtime.hf.load(folder) or repro.runtime.nonuniform.from_pretrained(folder): "
+       f"layers differ in MLP width (config.json '{PER_LAYER_KEY}'); stock transformers holds "
+       "one intermediate_size and refuses these weights")
+
+
+def reload_note(pruned: nn.Module) -> dict:
+    """How the saved folder reloads: stock from_pretrained, or the kit's loader."""
+    widths = getattr(pruned.config, PER_LAYER_KEY, None)
+    return {"uniform_widths": widths is None, "loader": STOCK if widths is None else KIT}
 
 
 def save(pruned: nn.Module, tokenizer, info: PruneInfo, out: str | Path, source: dict) -> Path:
@@ -37,8 +50,9 @@ def save(pruned: nn.Module, tokenizer, info: PruneInfo, out: str | Path, source:
         except Exception as exc:  # safetensors reports a full disk as its own error type
             raise _save_error(out, exc) from exc
         dtype = str(next(pruned.parameters()).dtype).removeprefix("torch.")
-        write_json(tmp / SIDECAR, {"prune": info.to_dict(), "source": source,
-                                   "dtype": dtype, "provenance": provenance(host_info(None))})
+        write_json(tmp / SIDECAR, {"prune": info.to_dict(), "source": source, "dtype": dtype,
+                                   "reload": reload_note(pruned),
+                                   "provenance": provenance(host_info(None))})
     return out
 
 

@@ -62,8 +62,9 @@ def save(fig, path: Path) -> list[Path]:
                              (".png", {"Software": None})):
         buf = io.BytesIO()
         fig.savefig(buf, format=suffix[1:], metadata=metadata)
-        write_bytes(path.with_suffix(suffix), buf.getvalue())
-        out.append(path.with_suffix(suffix))
+        target = path.with_name(path.name + suffix)  # not with_suffix: model names hold dots
+        write_bytes(target, buf.getvalue())
+        out.append(target)
     return out
 
 
@@ -75,14 +76,22 @@ def _rel(s: pd.Series) -> pd.Series:
     return 100.0 * (s / s[0] - 1.0) if 0 in s.index and len(s) > 1 else pd.Series(dtype=float)
 
 
-def dichotomy(plt, df: pd.DataFrame):
-    """Fragile vs robust capabilities: % change from baseline vs pruning level, per model."""
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0), sharey=True,
-                             adjust={"left": 0.08, "right": 0.76, "bottom": 0.16, "top": 0.90,
-                                     "wspace": 0.08})
+def dichotomy(plt, df: pd.DataFrame, models: dict[str, str] | None = None):
+    """Fragile vs robust capabilities: % change from baseline vs pruning level, one panel per
+    model (default: the paper's figure, report.yaml figures.models); the tasks drawn are those
+    of report.yaml's lists that the models have data for."""
+    models = models or _models()
+    one = len(models) == 1
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 if one else 7.2, 3.0), sharey=True,
+                             squeeze=False,
+                             adjust={"left": 0.13 if one else 0.08, "right": 0.62 if one else 0.76,
+                                     "bottom": 0.16, "top": 0.90, "wspace": 0.08})
+    axes = list(axes[0])
     figs, columns = report().figures, metrics().columns
-    for ax, (model, title) in zip(axes, _models().items(), strict=True):
-        for i, task in enumerate((*figs.fragile, *figs.robust)):
+    present = set(df[df.model.isin(list(models))].task)
+    tasks = [t for t in (*figs.fragile, *figs.robust) if t in present]
+    for ax, (model, title) in zip(axes, models.items(), strict=True):
+        for i, task in enumerate(tasks):
             label = columns[task].label
             for source in _sources(df):
                 s = _rel(series(df, model, task, source=source))
@@ -185,10 +194,16 @@ def neuron_selection(plt, df: pd.DataFrame):
 
 
 def draw_all(df: pd.DataFrame, out: Path) -> list[Path]:
+    from repro.report import extensions, per_model
+
     plt = _Figures()
     written = []
     for name, draw in (("dichotomy", dichotomy), ("mmlu-truthfulqa", mmlu_truthfulqa),
                        ("efficiency", efficiency), ("neuron-selection", neuron_selection)):
         fig = draw(plt, df)
         written += save(fig, out / name)
+    for model in per_model.dichotomy_models(df):  # every other model: a figure of its own
+        written += save(dichotomy(plt, df, {model: display_name(model)}), out / f"dichotomy-{model}")
+    for model in extensions.sensitivity_models(df):
+        written += save(extensions.heat_map(plt, df, model), out / f"sensitivity-{model}")
     return written

@@ -2,8 +2,9 @@
 
     python -m repro tables --data data --out paper/generated
 
-writes tables/*.tex (booktabs, one per paper table), figures/*.pdf and *.png, claims.{md,tex,json}
-and analysis/. Metrics per task come from repro/config/metrics.yaml. When data/ also holds
+writes tables/*.tex (booktabs, one per paper table), figures/*.pdf and *.png, claims.{md,tex,json},
+analysis/, and models.tex and extensions.tex (every other model's tables and figures, the
+sensitivity scans and the extensions table, by model: repro/report/extensions.py). Metrics per task come from repro/config/metrics.yaml. When data/ also holds
 `source=reproduction` rows, each table shows the published value, the reproduced one and their
 difference, and the claims report evaluates both (paired tests from its per-document scores,
 <run_id>.samples.csv.gz, where aggregate wrote them). Output is byte-identical across reruns (no
@@ -21,6 +22,7 @@ from repro.core.atomicio import write_text
 from repro.report import figures
 from repro.report.analysis import add_data_options, prepare_out, write_analysis
 from repro.report.claims import run_claims
+from repro.report.extensions import write_sections
 from repro.report.queries import current
 from repro.report.tables import all_tables
 from repro.report.templating import environment
@@ -38,6 +40,7 @@ def render(data: str | Path, out: str | Path) -> int:
     tmpl = env.get_template("table.tex.j2")
     for name, table in sorted(all_tables(df).items()):
         write_text(out / "tables" / f"{name}.tex", tmpl.render(table=table))
+    write_sections(df, out)  # models.tex, extensions.tex: what report.tex does not name
     write_analysis(df, out)
     figures.draw_all(df, out / "figures")
     status = run_claims(df, out, load_samples(data))

@@ -27,14 +27,22 @@ def has_repro(df: pd.DataFrame, model: str, tasks: list[str], variant: str = "")
                  & (df.variant == variant)).any())
 
 
-def score_table(df: pd.DataFrame, name: str, model: str) -> dict:
-    """A paper table: rows = levels, columns = tasks, value (change vs baseline)."""
+def has_source(df: pd.DataFrame, model: str, tasks: list[str], source: str, variant: str = "") -> bool:
+    return bool(((df.source == source) & (df.model == model) & df.task.isin(tasks)
+                 & (df.variant == variant)).any())
+
+
+def score_table(df: pd.DataFrame, name: str, model: str, tasks: list[str] | None = None) -> dict:
+    """A paper table: rows = levels, columns = tasks, value (change vs baseline). A model with
+    no published values shows its reproduction's alone."""
     cfg = metrics()
     spec = cfg.tables[name]
     variant = spec.variant
-    tasks, cols, notes, data = list(spec.tasks), [], [], {}
+    tasks, cols, notes, data = list(tasks or spec.tasks), [], [], {}
     rvariant = reproduction_variant(df, model, tasks, variant)  # a non-paper tie-break: marked
     repro = has_repro(df, model, tasks, rvariant)
+    if repro and not has_source(df, model, tasks, "paper", variant):
+        return _reproduction_table(df, name, model, tasks, rvariant)
     for task in tasks:
         metric, filt = metric_for(model, task, name)
         better = cfg.columns[task].better
@@ -85,20 +93,47 @@ def _diff_row(tasks, data, lv) -> dict:
     return {"label": "difference", "kind": "difference", "cells": cells, "rule": False}
 
 
-def neuron_table(df: pd.DataFrame) -> dict:
-    """Rows = criterion at 10% (and the baseline), columns = the three comparison tasks."""
+def _reproduction_table(df: pd.DataFrame, name: str, model: str, tasks: list[str],
+                        variant: str) -> dict:
+    """Rows = levels of a reproduction that has no published counterpart."""
+    cfg = metrics()
+    data, notes = {}, []
+    for task in tasks:
+        metric, filt = metric_for(model, task, name)
+        notes.append(f"{cfg.columns[task].label}: {metric}" + (f" ({filt})" if filt != "none" else ""))
+        data[(task, "reproduction")] = (series(df, model, task, metric, filt, source="reproduction",
+                                               variant=variant), metric, cfg.columns[task].better)
+    levels = sorted(set().union(*(s.index for s, _, _ in data.values())))
+    rows = [_row(level_label(lv), "paper", tasks, data, "reproduction", lv) for lv in levels]
+    return {"caption": f"{display_name(model)}: {cfg.tables[name].title}, reproduction only (no "
+                       "published values). Values in parentheses: change from the unpruned "
+                       "baseline (bold: improvement).",
+            "label": f"tab:{name}-{model}", "columns": [cfg.columns[t].label for t in tasks],
+            "corner": "pruned", "rows": rows,
+            "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(variant),
+            "size": "small", "long": False}
+
+
+def neuron_table(df: pd.DataFrame, model: str | None = None, variant: str | None = None,
+                 tasks: list[str] | None = None, criteria: list[str] | None = None) -> dict:
+    """Rows = criterion at 10% (and the baseline), columns = the comparison tasks. Defaults: the
+    paper's table (metrics.yaml neuron_selection); any other model and dtype variant likewise."""
     cfg, name = metrics(), "neuron_selection"
     spec = cfg.tables[name]
-    model = spec.models[0]
-    tasks, variant = list(spec.tasks), spec.variant
-    rvariant = reproduction_variant(df, model, tasks, variant)
+    paper = model is None
+    model = model or spec.models[0]
+    tasks, variant = list(tasks or spec.tasks), spec.variant if variant is None else variant
+    rvariant = reproduction_variant(df, model, tasks, variant) if paper else variant
     repro = has_repro(df, model, tasks, rvariant)
     rows, notes = [], []
     for task in tasks:
         metric, filt = metric_for(model, task, name)
         notes.append(f"{cfg.columns[task].label}: {metric}")
-    for crit in ("baseline", "maw", "vow", "pon"):
-        for source in ("paper", "reproduction") if repro else ("paper",):
+    sources = [s for s in ("paper", "reproduction") if has_source(df, model, tasks, s, variant)]
+    if paper:
+        sources = ["paper", "reproduction"] if repro else ["paper"]
+    for crit in ("baseline", *(criteria or ("maw", "vow", "pon"))):
+        for source in sources:
             cells, vals = [], []
             for task in tasks:
                 metric, filt = metric_for(model, task, name)
@@ -110,8 +145,18 @@ def neuron_table(df: pd.DataFrame) -> dict:
                 vals.append((v, metric))
                 cells.append({"text": fmt_value(v, metric), "change": fmt_change(v, base) if lv else "",
                               "improved": bool(lv and improved(v, base, cfg.columns[task].better))})
-            label = ("unpruned" if crit == "baseline" else crit.upper()) if source == "paper" else "reproduced"
-            rows.append({"label": label, "kind": source, "cells": cells, "rule": repro and source == "paper"})
+            primary = source == sources[0]
+            label = ("unpruned" if crit == "baseline" else crit.upper()) if primary else "reproduced"
+            rows.append({"label": label, "kind": "paper" if primary else source, "cells": cells,
+                         "rule": len(sources) > 1 and primary})
+    if not paper:
+        only = "" if "paper" in sources else ", reproduction only"
+        return {"caption": f"Neuron-selection criteria at 10% pruning ({display_name(model)}, "
+                           f"{variant}{only}): value (change from the unpruned model).",
+                "label": f"tab:neuron-selection-{model}-{variant}",
+                "columns": [cfg.columns[t].label for t in tasks], "corner": "criterion",
+                "rows": rows, "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(variant),
+                "size": "small", "long": False}
     return {"caption": f"{spec.title}: value (change from the unpruned model). The stage ran "
                        "in float16, the main runs in bfloat16.",
             "label": "tab:neuron-selection", "columns": [cfg.columns[t].label for t in tasks],
@@ -191,14 +236,21 @@ def efficiency_table(df: pd.DataFrame, model: str) -> dict:
 
 
 def all_tables(df: pd.DataFrame) -> dict[str, dict]:
+    """Every table; which model gets which is driven by models.yaml and the data (per_model.py)."""
+    from repro.report import per_model
+
     cfg = metrics()
     out = {}
-    for name in ("benchmarks", "improving", "instruct"):
-        for model in cfg.tables[name].models:
-            if (df.model == model).any():
-                out[f"{name}-{model}"] = score_table(df, name, model)
+    for entry in per_model.level_tables(df):
+        out[entry.name] = score_table(df, entry.table, entry.model, entry.tasks)
     out["neuron-selection"] = neuron_table(df)
+    for entry in per_model.neuron_tables(df):
+        out[entry.name] = neuron_table(df, entry.model, entry.variant, entry.tasks, entry.criteria)
     out["widths"] = widths_table(df)
+    from repro.report.extensions import extension_tables  # sensitivity and extension rows
+
+    for tables in extension_tables(df).values():
+        out.update(tables)
     for model in cfg.efficiency.models:
         out[f"efficiency-{model}"] = efficiency_table(df, model)
     return out

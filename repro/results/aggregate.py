@@ -121,13 +121,13 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict, pd.DataFrame
         p = rec.get("provenance", {})
         prov["cells"] += 1
         prov["kit_commits"].add(p.get("kit_commit"))
-        prov["lm_eval"].add(p.get("lm_eval", {}).get("version"))
+        prov["lm_eval"].add((p.get("lm_eval") or {}).get("version"))
         prov["devices"].add(p.get("host", {}).get("gpu_name") or p.get("host", {}).get("processor"))
         for name, ver in (p.get("packages") or {}).items():
             prov["packages"].setdefault(name, set()).add(ver)
         for t, v in rec["payload"].get("versions", {}).items():
             prov["task_versions"].setdefault(t, set()).add(v)
-        for t, h in p.get("lm_eval", {}).get("task_config_sha256", {}).items():
+        for t, h in (p.get("lm_eval") or {}).get("task_config_sha256", {}).items():
             prov["task_config_sha256"].setdefault(t, set()).add(h)
     # efficiency cells carry their own rows (repro/results/efficiency_rows.py turns them tidy)
     from repro.results.efficiency_rows import efficiency_rows

@@ -28,7 +28,7 @@ from repro.core.options import parse_shard
 log = logging.getLogger("repro.cells")
 
 FORMAT = 1  # bump when the cell file layout changes; older cells are then rerun
-SCORE_STAGES = ("evaluate", "neuron_selection")  # lm-eval cells: payload holds lm-eval's results
+SCORE_STAGES = ("evaluate", "neuron_selection", "sensitivity")  # payload holds lm-eval's results
 EFFICIENCY_STAGE = "efficiency"                   # payload holds its own tidy rows
 
 

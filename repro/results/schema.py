@@ -5,16 +5,18 @@ Published figures (`source=paper`) and fresh runs (`source=reproduction`) live s
 CSV files under data/; `load_dir` reads and validates them all. Columns:
 
   model            short model name, a key of repro/config/models.yaml (e.g. llama-3.2-1b)
-  criterion        neuron criterion: maw | vow | pon | random | activation
+  criterion        neuron criterion: maw | vow | pon | l2 | random | activation | hybrid
   level            percent of MLP neurons pruned (0 = the unpruned baseline)
-  variant          '' for the paper's setting; otherwise what differs (e.g. chat, align64)
+  variant          '' for the paper's setting; otherwise what differs (e.g. chat, align64, fp16;
+                   an allocation: owl, spare3; a sensitivity scan's one pruned layer: layer07)
   task             lm-eval task or group name, or an efficiency workload
   metric           lm-eval metric name (acc, acc_norm, word_perplexity...) or efficiency figure
   filter           lm-eval filter ('none', 'strict-match', 'flexible-extract'); 'none' otherwise
   value            the number
   stderr           its standard error where known, else empty
   unit             '' for scores; e.g. 'J/token', 'tokens/s', 'ms' for efficiency figures
-  kept_width       MLP neurons kept per layer
+  kept_width       MLP neurons kept per layer (an allocation: the mean, which is the uniform
+                   width; a sensitivity row: the one pruned layer's)
   expansion_ratio  kept_width / hidden size
   params           parameter count of the pruned model (tied embeddings once), empty if unknown
   source           paper | reproduction

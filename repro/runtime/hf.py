@@ -3,6 +3,7 @@
     model, tokenizer, source = load("meta-llama/Llama-3.2-1B", revision=SHA, dtype="bfloat16")
 
 No `trust_remote_code`, ever: only architectures that transformers itself implements load.
+A kit-pruned folder whose layers differ in width is rebuilt by repro.runtime.nonuniform.
 The HF token is read by huggingface_hub from HF_TOKEN; it is never logged or recorded.
 """
 
@@ -17,6 +18,7 @@ import torch
 from repro.core import hub
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
+from repro.runtime.nonuniform import from_pretrained, per_layer_widths
 
 log = logging.getLogger("repro.loading")
 
@@ -133,16 +135,21 @@ def load(model: str, *, revision: str | None = None, gguf_file: str | None = Non
     log.info("loading %s (%s)", model, dtype)
     if not gguf_file:
         check_folder(path)
+    nonuniform = gguf_file is None and per_layer_widths(path) is not None
+    info = None
     try:
         tok = AutoTokenizer.from_pretrained(path, **kwargs)
-        lm, info = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype,
-                                                        output_loading_info=True, **kwargs)
+        if nonuniform:  # layers differ in width: the kit's loader
+            lm = from_pretrained(path, dtype=torch_dtype)
+        else:
+            lm, info = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype,
+                                                            output_loading_info=True, **kwargs)
     except (OSError, ValueError, RuntimeError, AttributeError, TypeError, KeyError, ImportError) as exc:
         mapped = _hub_error(model, exc) if isinstance(exc, OSError | ValueError) else None
         if mapped:
             raise mapped from exc
         raise _folder_error(model, exc) from exc
-    if not gguf_file:  # GGUF tensors are renamed on the way in; its loader checks them itself
+    if info is not None:  # GGUF tensors are renamed on the way in; its loader checks them itself
         _check_complete(model, info)
     if gguf_file:
         lm = _dequantised_copy(lm, torch_dtype)

@@ -25,6 +25,7 @@ FREE = {
     "--tasks": "suites.resolve in make_plans",
     "--workloads": "efficiency: selected_workloads",
     "--profile": "efficiency: load_config (pipeline's --profile has choices)",
+    "--sensitivity": "prune spareK: the scan's cells are read before any weights load",
 }
 PATHS = {"--results", "--out", "--calibration", "--config", "--published", "--data"}
 # malformed for every checked number or name
