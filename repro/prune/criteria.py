@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from repro.core.errors import ReproError
+from repro.prune.calibration_pass import feed
 from repro.prune.glu import GLUMLP
 
 WeightScore = Callable[[Tensor, Tensor], Tensor]
@@ -103,29 +104,17 @@ def activation_norms(
 ) -> list[Tensor]:
     """||X_d[:, i]||_2 per layer over the non-padding tokens of `batches` (input_ids, mask)."""
     sums = [torch.zeros(m.width, dtype=torch.float64) for m in mlps]
-    current_mask: list[Tensor] = []
+    batch: dict[str, Tensor] = {}  # the padding mask of the batch in flight
 
     def hook_for(i: int):
         def hook(module, inputs, output):
             x = inputs[0].detach().float()  # (B, T, I)
-            keep = current_mask[0].to(x.device, torch.bool)  # (B, T)
+            keep = batch["mask"].to(x.device, torch.bool)  # (B, T)
             sums[i] += (x[keep] ** 2).sum(dim=0).double().cpu()
         return hook
 
     handles = [m.down.register_forward_hook(hook_for(k)) for k, m in enumerate(mlps)]
-    device = next(model.parameters()).device
-    n_tokens = 0
-    try:
-        with torch.no_grad():
-            for input_ids, mask in batches:
-                current_mask[:] = [mask]
-                n_tokens += int(mask.sum())
-                model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
-    finally:
-        for h in handles:
-            h.remove()
-    if n_tokens == 0:
-        raise ReproError("the calibration text produced no tokens; give a non-empty --calibration file")
+    feed(model, batches, handles, before=lambda mask: batch.update(mask=mask))
     return [s.sqrt().float() for s in sums]
 
 

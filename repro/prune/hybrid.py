@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor
 
-from repro.core.errors import ReproError
+from repro.prune.calibration_pass import feed
 from repro.prune.glu import GLUMLP
 
 
@@ -51,18 +51,7 @@ def optipfair_activation_norms(
         return hook
 
     handles = [m.down.register_forward_hook(hook_for(k)) for k, m in enumerate(mlps)]
-    device = next(model.parameters()).device
-    seen = 0
-    try:
-        with torch.no_grad():
-            for input_ids, mask in batches:
-                seen += 1
-                model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
-    finally:
-        for h in handles:
-            h.remove()
-    if seen == 0:
-        raise ReproError("the calibration text produced no batches; give a non-empty --calibration file")
+    feed(model, batches, handles)
     return sums
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from repro.core.errors import ReproError
+from repro.prune.calibration_pass import feed
 from repro.prune.glu import decoder_layers
 
 
@@ -30,27 +30,15 @@ def outlier_ratios(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], m
     """Per decoder layer, the percentage of Wanda scores above m x their mean."""
     layers = [_linears(layer) for layer in decoder_layers(model)]
     sumsq = {id(lin): torch.zeros(lin.in_features, dtype=torch.float64) for ls in layers for lin in ls}
-    mask: list[Tensor] = []
+    batch: dict[str, Tensor] = {}  # the padding mask of the batch in flight
 
     def hook(module, inputs, output):
         x = inputs[0].detach().float()
-        keep = mask[0].to(x.device, torch.bool)
+        keep = batch["mask"].to(x.device, torch.bool)
         sumsq[id(module)] += (x[keep] ** 2).sum(dim=0).double().cpu()
 
     handles = [lin.register_forward_hook(hook) for ls in layers for lin in ls]
-    device = next(model.parameters()).device
-    tokens = 0
-    try:
-        with torch.no_grad():
-            for input_ids, attention in batches:
-                mask[:] = [attention]
-                tokens += int(attention.sum())
-                model(input_ids=input_ids.to(device), attention_mask=attention.to(device))
-    finally:
-        for h in handles:
-            h.remove()
-    if tokens == 0:
-        raise ReproError("the calibration text produced no tokens; give a non-empty --calibration file")
+    feed(model, batches, handles, before=lambda mask: batch.update(mask=mask))
     ratios = []
     with torch.no_grad():
         for ls in layers:

@@ -95,3 +95,24 @@ def test_native_maw_equals_float32_maw_bit_for_bit(dtype):
     w = torch.randn(64, 48, generator=torch.Generator().manual_seed(0)).to(dtype)
     u = torch.randn(64, 48, generator=torch.Generator().manual_seed(1)).to(dtype)
     assert torch.equal(criteria._maw_native(w, u), criteria.maw(w.float(), u.float()))
+
+
+@pytest.mark.parametrize("consumer", ["activation", "hybrid", "owl"])
+def test_calibration_passes_refuse_no_tokens_and_always_remove_their_hooks(consumer):
+    from repro.prune import hybrid, owl
+
+    model = toy_model("llama", layers=2)
+    run = {"activation": lambda b: criteria.activation_norms(model, glu_mlps(model), b),
+           "hybrid": lambda b: hybrid.optipfair_activation_norms(model, glu_mlps(model), b),
+           "owl": lambda b: owl.outlier_ratios(model, b, 5.0)}[consumer]
+
+    def hooks() -> int:
+        return sum(len(m._forward_hooks) for m in model.modules())
+
+    with pytest.raises(ReproError, match="produced no tokens"):
+        run([])
+    ids = torch.ones(1, 4, dtype=torch.long)
+    with pytest.raises(ReproError, match="produced no tokens"):  # only padding: no real token
+        run([(ids, torch.zeros_like(ids))])
+    assert hooks() == 0
+    assert len(run([(ids, torch.ones_like(ids))])) == 2 and hooks() == 0  # one value per layer
