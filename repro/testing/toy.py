@@ -81,3 +81,11 @@ def toy_model(family: str = "llama", *, seed: int = 0, dtype: torch.dtype = torc
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(toy_config(family, **shape), dtype=dtype)
     return model.eval()
+
+
+def save_toy(folder, family: str = "llama", **kwargs):
+    """toy_model(family, **kwargs) and the toy tokenizer saved as a model folder any stage loads
+    (as save_pretrained writes it); returns the folder."""
+    toy_model(family, **kwargs).save_pretrained(folder)
+    toy_tokenizer().save_pretrained(folder)
+    return folder

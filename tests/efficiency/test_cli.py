@@ -9,16 +9,13 @@ from repro.cli import main
 from repro.config import models
 from repro.results.efficiency_rows import efficiency_rows
 from repro.results.schema import read_csv, validate
-from repro.testing.toy import toy_model, toy_tokenizer
+from repro.testing.toy import save_toy
 from tests.efficiency.test_protocols import small_config
 
 
 @pytest.fixture(scope="module")
 def toy_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("toy") / "toy-llama"
-    toy_model().save_pretrained(d)
-    toy_tokenizer().save_pretrained(d)
-    return d
+    return save_toy(tmp_path_factory.mktemp("toy") / "toy-llama")
 
 
 def test_cuda_requested_without_gpu_is_a_one_line_error(capsys, toy_dir):

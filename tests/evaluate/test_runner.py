@@ -15,6 +15,7 @@ from repro.config import models
 from repro.evaluate import runner
 from repro.evaluate.tasks.build import VERSION as TASKS_VERSION
 from repro.results import cells as cellio
+from tests.offline import offline_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,16 +27,11 @@ REAL_RUN_TASK = runner.run_task
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """A toy model folder and an offline cache; the environment set for the module."""
-    from repro.testing.toy import toy_model, toy_tokenizer
+    from repro.testing.toy import save_toy
 
-    mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("eval")
-    for k, v in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "REPRO_CACHE": str(root / "cache"),
-                 "TOKENIZERS_PARALLELISM": "false"}.items():
-        mp.setenv(k, v)
-    model = root / "toy"
-    toy_model().save_pretrained(model)
-    toy_tokenizer().save_pretrained(model)
+    mp = offline_env(root)
+    model = save_toy(root / "toy")
     global TOY  # the cells' model name: the folder's name and its content hash
     TOY = models.get(str(model)).name
     yield root, model

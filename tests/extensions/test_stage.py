@@ -13,6 +13,7 @@ from repro.config.models import get as get_model
 from repro.results import cells as cellio
 from repro.results.aggregate import aggregate
 from repro.results.sensitivity import layer_sensitivity
+from tests.offline import offline_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 COMMON = ["--suite", "smoke", "--limit", "1", "--bootstrap-iters", "0", "--device", "cpu",
@@ -21,16 +22,11 @@ COMMON = ["--suite", "smoke", "--limit", "1", "--bootstrap-iters", "0", "--devic
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from repro.testing.toy import toy_model, toy_tokenizer
+    from repro.testing.toy import save_toy
 
-    mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("ext")
-    for k, v in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "REPRO_CACHE": str(root / "cache"),
-                 "TOKENIZERS_PARALLELISM": "false"}.items():
-        mp.setenv(k, v)
-    model = root / "toy5"
-    toy_model(layers=5).save_pretrained(model)
-    toy_tokenizer().save_pretrained(model)
+    mp = offline_env(root)
+    model = save_toy(root / "toy5", layers=5)
     results = root / "results"
     assert main(["sensitivity", "--models", str(model), "--levels", "10", "40", "--results",
                  str(results), *COMMON]) == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import ok, repro
+from tests.offline import offline_env
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "data" / "published"
 
@@ -19,10 +20,7 @@ PUBLISHED = Path(__file__).resolve().parents[2] / "data" / "published"
 def fault_env(tmp_path_factory):
     """The offline environment, set for this process and the stages it starts."""
     root = tmp_path_factory.mktemp("faults")
-    mp = pytest.MonkeyPatch()
-    for k, v in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "REPRO_CACHE": str(root / "cache"),
-                 "TOKENIZERS_PARALLELISM": "false", "HF_HOME": str(root / "hf")}.items():
-        mp.setenv(k, v)
+    mp = offline_env(root, HF_HOME=str(root / "hf"))
     for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         mp.delenv(k, raising=False)
     yield root
@@ -32,12 +30,9 @@ def fault_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def toy(fault_env) -> Path:
     """A tiny Llama folder (float32, 2 layers, GLU width 96) as save_pretrained writes it."""
-    from repro.testing.toy import toy_model, toy_tokenizer
+    from repro.testing.toy import save_toy
 
-    d = fault_env / "models" / "toy"
-    toy_model().save_pretrained(d)
-    toy_tokenizer().save_pretrained(d)
-    return d
+    return save_toy(fault_env / "models" / "toy")
 
 
 def eval_argv(model: Path, results: Path, *extra: str) -> list[str]:

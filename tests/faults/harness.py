@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.offline import OFFLINE
+
 SHIM = Path(__file__).resolve().parent / "shim"
 SEED = int(os.environ.get("REPRO_FAULT_SEED") or 11)  # CI: fixed points; set it to explore others
 # what a killed writer may leave: an owner-tagged temporary file or folder, or a claim
@@ -28,7 +30,7 @@ def rng(name: str) -> random.Random:
 
 def env(**extra: str) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.startswith("REPRO_FAULT_")}
-    out.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+    out.update({**OFFLINE,
                 "PYTHONPATH": os.pathsep.join([str(SHIM), os.environ.get("PYTHONPATH", "")]),
                 "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"})
     out.update(extra)

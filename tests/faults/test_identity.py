@@ -14,16 +14,9 @@ from repro.core import identity
 from repro.evaluate import runner
 from repro.results import cells as cellio
 from repro.results.schema import read_csv
+from repro.testing.toy import save_toy
 
 pytestmark = pytest.mark.integration
-
-
-def save_toy(path, seed=0, **shape):
-    from repro.testing.toy import toy_model, toy_tokenizer
-
-    toy_model(seed=seed, **shape).save_pretrained(path)
-    toy_tokenizer().save_pretrained(path)
-    return path
 
 
 def counted(monkeypatch):

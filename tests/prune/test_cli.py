@@ -13,7 +13,7 @@ from repro.prune.apply import prune
 from repro.prune.ranking import rank
 from repro.prune.save import SIDECAR
 from repro.prune.widths import Target
-from repro.testing.toy import toy_model, toy_tokenizer
+from repro.testing.toy import save_toy, toy_model
 
 pytestmark = pytest.mark.integration
 
@@ -26,10 +26,7 @@ def cli(*args, cwd=None):
 
 @pytest.fixture(scope="module")
 def llama_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("llama")
-    toy_model("llama").save_pretrained(d)
-    toy_tokenizer().save_pretrained(d)
-    return d
+    return save_toy(tmp_path_factory.mktemp("llama"))
 
 
 def test_prune_two_levels_writes_reloadable_models_with_sidecars(llama_dir, tmp_path):

@@ -21,7 +21,7 @@ from repro.prune.ranking import rank
 from repro.prune.save import SIDECAR, save
 from repro.prune.widths import Target
 from repro.runtime import hf, nonuniform
-from repro.testing.toy import toy_model, toy_tokenizer
+from repro.testing.toy import save_toy, toy_model, toy_tokenizer
 
 IDS = torch.tensor([[5, 17, 42, 8, 99, 23, 64]])
 
@@ -144,9 +144,7 @@ def test_prune_cli_saves_an_owl_allocation_that_reloads_with_the_kit_loader(tmp_
     from repro.cli import main
     from repro.testing.toy import TOY_TEXT
 
-    model = toy_model("llama", layers=4)
-    model.save_pretrained(tmp_path / "toy")
-    toy_tokenizer().save_pretrained(tmp_path / "toy")
+    save_toy(tmp_path / "toy", layers=4)
     text = tmp_path / "calib.txt"
     text.write_text(TOY_TEXT * 3)
     argv = ["prune", "--model", str(tmp_path / "toy"), "--levels", "40", "--dtype", "float32",
