@@ -134,16 +134,20 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def _alive(host: str, pid: int) -> bool:
-    if host != _host():
-        return True  # another machine's process: only its age tells
+def pid_alive(pid) -> bool:
+    """Whether process `pid` of this machine runs (one of another user's counts; a value that
+    is no pid is taken as alive, so nothing of a live writer is ever removed)."""
     try:
-        os.kill(pid, 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, ValueError, TypeError, OverflowError):
         return True
     return True
+
+
+def _alive(host: str, pid: int) -> bool:
+    return host != _host() or pid_alive(pid)  # another machine's process: only its age tells
 
 
 def clean_stale(folder: str | os.PathLike, *, recursive: bool = False,
@@ -188,10 +192,11 @@ def clean_stale(folder: str | os.PathLike, *, recursive: bool = False,
     return removed
 
 
-def check_destination(path: str | os.PathLike, option: str) -> Path:
+def check_destination(path: str | os.PathLike, option: str, *, probe: bool = True) -> Path:
     """Fail in one line, before any heavy work, when `path` cannot become a writable folder:
     a part of it is a file, the file system is read-only, permission is missing, or the disk is
-    full. Creates nothing (the probe file is removed)."""
+    full. Creates nothing (the probe file is removed). probe=False (a dry run, which writes
+    nothing) checks only that no part of the path is a file."""
     path = Path(path)
     probe_dir = path
     while not probe_dir.exists():
@@ -199,7 +204,10 @@ def check_destination(path: str | os.PathLike, option: str) -> Path:
             break
         probe_dir = probe_dir.parent
     if not probe_dir.is_dir():
-        raise ReproError(f"{option} {path}: {probe_dir} is a file, not a folder; choose a folder")
+        where = f"{option} {path}" + ("" if probe_dir == path else f": {probe_dir}")
+        raise ReproError(f"{where} is a file, not a folder; choose a folder")
+    if not probe:
+        return path
     clean_stale(probe_dir, prefix=PROBE)  # a probe a killed run left
     try:
         fd, tmp = tempfile.mkstemp(dir=probe_dir, prefix=PROBE, suffix=_suffix())

@@ -35,10 +35,9 @@ from pathlib import Path
 from repro.config import models
 from repro.config.efficiency import FILE, PROTOCOLS, WIDTHS, EfficiencyConfig, load_config
 from repro.core import options
-from repro.core.atomicio import check_destination, clean_stale
 from repro.core.errors import ReproError
 from repro.efficiency.workloads import Workload, workloads
-from repro.results.locks import Claims, sweep
+from repro.results.locks import Claims, open_results
 
 log = logging.getLogger("repro.efficiency")
 
@@ -104,12 +103,7 @@ def run(args: argparse.Namespace) -> int:
             spec.check_levels(args.levels)
         if not args.random_weights:
             models.check_access(spec)
-    if args.results.exists() and not args.results.is_dir():
-        raise ReproError(f"--results {args.results} is a file, not a folder; choose a folder")
-    if not args.dry_run:
-        check_destination(args.results, "--results")
-        clean_stale(args.results / "efficiency", recursive=True)  # what killed runs left
-        sweep(args.results / "efficiency")
+    open_results(args.results, "efficiency", dry_run=args.dry_run)
     meter = open_meter(device)
     if torch.device(device).type == "cuda" and not meter.available:
         log.warning("GPU energy not measured: %s", meter.reason)

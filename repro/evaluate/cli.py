@@ -105,19 +105,14 @@ def dry_run(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: 
 
 def execute(args: argparse.Namespace, plans: list[ModelPlan]) -> int:
     """List (--dry-run) or run this shard's cells of `plans`; shared with neuron selection."""
-    from repro.core.atomicio import check_destination, clean_stale
     from repro.evaluate import nltk_data
     from repro.evaluate.runner import run_plans
-    from repro.results.locks import sweep
+    from repro.results.locks import open_results
 
     settings = settings_from(args)
-    if args.results.exists() and not args.results.is_dir():
-        raise ReproError(f"--results {args.results} is a file, not a folder; choose a folder")
+    open_results(args.results, plans[0].stage, dry_run=args.dry_run)
     if args.dry_run:
         return dry_run(plans, args.results, settings, args.shard)
-    check_destination(args.results, "--results")
-    clean_stale(args.results / plans[0].stage, recursive=True)  # what killed runs left
-    sweep(args.results / plans[0].stage)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tasks = [t for p in plans for t in p.tasks]
     nltk_data.prepare({t.name for t in tasks}, any(t.local for t in tasks))
@@ -127,7 +122,6 @@ def execute(args: argparse.Namespace, plans: list[ModelPlan]) -> int:
 
 def allocation_name(text: str) -> str:
     """An allocation's tag for the cells ('' for uniform), checked when the line is parsed."""
-    from repro.core.errors import ReproError
     from repro.prune.allocation import parse
 
     try:

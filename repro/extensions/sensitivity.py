@@ -26,7 +26,7 @@ from repro.core import options
 from repro.core.errors import ReproError
 from repro.evaluate.cli import add_run_options, settings_from
 from repro.evaluate.plan import ModelPlan, make_plans
-from repro.extensions.stage import cell_settings, scan_model
+from repro.extensions.stage import pending, scan_model, settings_by_criterion
 from repro.results import cells as cellio
 from repro.results.sensitivity import CALIBRATION, METRIC, STAGE, layer_variant
 
@@ -110,17 +110,12 @@ def summary(plan: ModelPlan, root: Path, criterion: str, num_layers: int, tie_br
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.core.atomicio import check_destination, clean_stale, write_text
-    from repro.results.locks import sweep
+    from repro.core.atomicio import write_text
+    from repro.results.locks import open_results
 
     plans = plans_from(args)
     settings = settings_from(args)
-    if args.results.exists() and not args.results.is_dir():
-        raise ReproError(f"--results {args.results} is a file, not a folder; choose a folder")
-    if not args.dry_run:
-        check_destination(args.results, "--results")
-        clean_stale(args.results / STAGE, recursive=True)  # what killed runs left
-        sweep(args.results / STAGE)
+    open_results(args.results, STAGE, dry_run=args.dry_run)
     t0 = time.monotonic()
     for plan in plans:
         layers = plan.spec.num_layers
@@ -128,11 +123,9 @@ def run(args: argparse.Namespace) -> int:
             raise ReproError(f"{plan.spec.name}: its number of layers is unknown (no config.json)")
         cells = cellio.shard(grid(plan, layers, args.tie_break), args.shard)
         if args.dry_run:
+            todo = set(pending(args.results, plan, cells, settings_by_criterion(settings, plan, cells, args)))
             for c in cells:
-                rec = cellio.read(args.results, c, plan.spec.identity)
-                same = rec is not None and rec["payload"].get("settings") == cell_settings(
-                    settings, plan, c.criterion, args)
-                print(f"{'done' if same else 'pending':8} {c.id}")
+                print(f"{'pending' if c in todo else 'done':8} {c.id}")
             continue
         scan_model(plan, cells, Path(args.results), settings, args)
         for crit in plan.criteria:

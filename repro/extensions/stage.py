@@ -31,14 +31,17 @@ def cell_settings(settings: Settings, plan: ModelPlan, criterion: str, args) -> 
     return _jsonable(out)
 
 
-def _pending(root: Path, cells: list[cellio.Cell], settings_of, identity: str | None = None
-             ) -> list[cellio.Cell]:
-    out = []
-    for c in cells:
-        rec = cellio.read(root, c, identity)  # a cell of another model is recomputed
-        if rec is None or rec["payload"].get("settings") != settings_of(c):
-            out.append(c)
-    return out
+def settings_by_criterion(settings: Settings, plan: ModelPlan, cells: list[cellio.Cell], args) -> dict[str, dict]:
+    """Each criterion's cell settings, computed once (the calibration text is hashed in each)."""
+    return {crit: cell_settings(settings, plan, crit, args) for crit in {c.criterion for c in cells}}
+
+
+def pending(root: Path, plan: ModelPlan, cells: list[cellio.Cell], by_criterion: dict[str, dict]
+            ) -> list[cellio.Cell]:
+    """Cells missing, damaged, of another model or computed with other settings."""
+    from repro.evaluate.runner import is_done
+
+    return [c for c in cells if not is_done(root, c, by_criterion[c.criterion], plan.spec.identity)]
 
 
 def scan_model(plan: ModelPlan, cells: list[cellio.Cell], root: Path, settings: Settings, args) -> None:
@@ -64,14 +67,8 @@ def scan_model(plan: ModelPlan, cells: list[cellio.Cell], root: Path, settings: 
     from repro.runtime.hf import load
     from repro.runtime.weights import weights
 
-    cache: dict[str, dict] = {}
-
-    def settings_of(c: cellio.Cell) -> dict:
-        if c.criterion not in cache:
-            cache[c.criterion] = cell_settings(settings, plan, c.criterion, args)
-        return cache[c.criterion]
-
-    todo = _pending(root, cells, settings_of, plan.spec.identity)
+    by_criterion = settings_by_criterion(settings, plan, cells, args)
+    todo = pending(root, plan, cells, by_criterion)
     log.info("%s: %d sensitivity cells in this shard, %d to compute", plan.spec.name, len(cells), len(todo))
     if not todo:
         return
@@ -106,12 +103,12 @@ def scan_model(plan: ModelPlan, cells: list[cellio.Cell], root: Path, settings: 
         results, raw = measured
         if raw is None:  # the kit's own measure, shaped like an lm-eval payload for aggregate
             payload = {"task": CALIBRATION, "metrics_kept": [METRIC], "subtasks_kept": False,
-                       "results": results, "groups": {}, "prune": info, "settings": settings_of(c),
+                       "results": results, "groups": {}, "prune": info, "settings": by_criterion[c.criterion],
                        "measured_by": "repro.extensions.scan.perplexity",
                        "windows": {"count": len(windows), "seq_len": SEQ_LEN}}
             attachments, lm = None, None
         else:
-            payload = cell_payload(raw, task, info, settings_of(c))
+            payload = cell_payload(raw, task, info, by_criterion[c.criterion])
             attachments, lm = {SAMPLES: samples_bytes(raw.get("samples", {}))}, lm_eval_record(raw)
         extra = {"lm_eval": lm} if lm is not None else {"measured_by": payload["measured_by"]}
         prov = provenance(host_info(settings.device), stage=plan.stage, model=plan.spec.record(),

@@ -28,6 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
+from repro.core.atomicio import check_destination, clean_stale, pid_alive
 from repro.results.cells import Cell
 
 log = logging.getLogger("repro.claims")
@@ -53,16 +54,6 @@ def _read(path: Path) -> dict | None:
         return None
     except (OSError, ValueError, UnicodeDecodeError):
         return {}  # half-written by a killed runner: an owner without a name, stale by age
-
-
-def _pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, TypeError, OverflowError):
-        return True
-    return True
 
 
 class Claims:
@@ -98,7 +89,7 @@ class Claims:
         except FileNotFoundError:
             return None
         if owner.get("host") == self.me["host"] and owner.get("pid") is not None \
-                and not _pid_alive(owner["pid"]):
+                and not pid_alive(owner["pid"]):
             return f"its owner {self.describe(owner)} has exited"
         if age > stale_after():
             return f"its owner {self.describe(owner)} sent no heartbeat for {age:.0f} s"
@@ -213,3 +204,13 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return time.time()
+
+
+def open_results(results: Path, stage: str, *, dry_run: bool) -> None:
+    """A stage's --results, checked before any heavy work: never a file, in a dry run too;
+    otherwise writable, with what killed runs left under the stage removed (temporary files,
+    claims of dead runners)."""
+    check_destination(results, "--results", probe=not dry_run)
+    if not dry_run:
+        clean_stale(results / stage, recursive=True)
+        sweep(results / stage)

@@ -83,6 +83,7 @@ RUN = [
     # evaluate / neuron-selection
     ("evaluate-results-is-a-file", [*EVAL[:5], "--results", "{file}"], "is a file, not a folder"),
     ("evaluate-results-is-a-file-dry-run", [*EVAL[:5], "--results", "{file}", "--dry-run"], "is a file, not a folder"),
+    ("evaluate-results-inside-a-file-dry-run", [*EVAL[:5], "--results", "{file}/sub", "--dry-run"], "is a file, not a folder"),
     ("evaluate-device-cuda-dry-run", [*EVAL, "--device", "cuda", "--dry-run"], "no CUDA GPU"),
     ("evaluate-unknown-task", [*EVAL, "--tasks", "mmlu"], "unknown task(s) mmlu"),
     ("evaluate-unknown-suite", [*EVAL, "--suite", "nope"], "nope"),
