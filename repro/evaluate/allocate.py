@@ -9,7 +9,6 @@ up to date, and its per-layer widths and inputs are recorded in the cell's prune
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from repro.config.extensions import extensions
@@ -71,9 +70,8 @@ class Allocator:
         a = parse(tag)
         if a.rule == "owl":
             owl = extensions().allocations.owl
-            text = self.settings.calibration_text()
             return {"rule": "owl", "m": owl.m, "lambda": owl.lam,
-                    "calibration": {"sha256": hashlib.sha256(text.encode()).hexdigest(),
+                    "calibration": {"sha256": self.settings.calibration_sha256(),
                                     "samples": self.settings.calibration_samples}}
         scores, record = self.sensitivity(criterion)
         spared_layers(scores, a.k)  # a K the model cannot take fails here, before any cell runs

@@ -83,7 +83,7 @@ class Settings:
             if is_auto(out["batch_size"]):
                 out["max_batch_size"] = self.max_batch_size
         if criterion in ("activation", "hybrid"):  # other calibration text or windows: other neurons
-            out["calibration"] = {"sha256": hashlib.sha256(self.calibration_text().encode()).hexdigest(),
+            out["calibration"] = {"sha256": self.calibration_sha256(),
                                   "samples": self.calibration_samples}
         if allocation is not None:  # a non-uniform allocation (repro/evaluate/allocate.py)
             out["allocation"] = allocation
@@ -96,6 +96,10 @@ class Settings:
 
         return (read_text(self.calibration, "--calibration") if self.calibration is not None
                 else calibration_text())
+
+    def calibration_sha256(self) -> str:
+        """The calibration text's SHA-256, as cells record it (other text: the cell is rerun)."""
+        return hashlib.sha256(self.calibration_text().encode()).hexdigest()
 
 
 def make_plans(args: argparse.Namespace, *, stage: str, default_models: list[str],

@@ -7,7 +7,6 @@ as every layer's baseline.
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -23,10 +22,9 @@ SEQ_LEN = 512  # tokens per window of the calibration text whose perplexity is m
 def cell_settings(settings: Settings, plan: ModelPlan, criterion: str, args) -> dict:
     from repro.evaluate.runner import _jsonable
 
-    text = settings.calibration_text()
     out = settings.for_cell(plan.spec, plan.dtype, criterion)
     out["sensitivity"] = {"perplexity_windows": args.perplexity_windows, "seq_len": SEQ_LEN,
-                          "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                          "text_sha256": settings.calibration_sha256(),
                           "tie_break": args.tie_break}
     return _jsonable(out)
 
