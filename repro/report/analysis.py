@@ -89,8 +89,9 @@ def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str
 
 
 def correlations(df: pd.DataFrame) -> list[dict]:
-    """The paper's correlations (repro/config/report.yaml) for every source in the data."""
-    return [correlation(df, c.x, c.y, list(c.models), source)
+    """The correlations of repro/config/report.yaml for every source in the data, each with the
+    claim of the paper it checks, or why the kit computes it."""
+    return [correlation(df, c.x, c.y, list(c.models), source) | {"claim": c.claim, "why": c.why}
             for source in SOURCES if (df.source == source).any() for c in report().correlations]
 
 
@@ -121,6 +122,7 @@ def run(args) -> int:
     df = current(load_dir(args.data))
     for c in write_analysis(df, out):
         if c["pearson_r"] is not None:
-            log.info("%s: r(%s, %s) over %s = %.3f (p = %.4f, n = %d)", c["source"], c["x"],
-                     c["y"], "+".join(c["models"]), c["pearson_r"], c["pearson_p"], c["n"])
+            what = f"the paper's claim {c['claim']}" if c["claim"] else f"no claim: {c['why']}"
+            log.info("%s: r(%s, %s) over %s = %.3f (p = %.4f, n = %d); %s", c["source"], c["x"],
+                     c["y"], "+".join(c["models"]), c["pearson_r"], c["pearson_p"], c["n"], what)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from repro.config.metrics import metrics
+from repro.report.confounds import efficiency_note
 from repro.report.formatting import fmt_change, fmt_diff, fmt_value, improved, level_label
 from repro.report.queries import (
     display_name,
@@ -228,7 +229,7 @@ def efficiency_table(df: pd.DataFrame, model: str) -> dict:
     return {"caption": f"{display_name(model)}: efficiency per workload (mean ± std over runs; "
                        "change from the unpruned model in parentheses, bold: better; a cell of "
                        "one run has no spread). " + ENERGY_NOTE
-                       + (" " + cfg.notes[model] if model in cfg.notes else ""),
+                       + (" " + efficiency_note(df, model) if efficiency_note(df, model) else ""),
             "label": f"tab:efficiency-{model}",
             "columns": [s.label for s in cfg.figures.values()] + ["runs"],
             "corner": "workload, pruned",

@@ -6,9 +6,27 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from repro.report.formatting import latex, md
+from repro.report.formatting import latex, latex_prose, md, slug
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def chunks(text: str, width: int = 200, sep: str = "; ") -> list[str]:
+    """A long "a; b; c" list cut into lines of about `width` characters, at the separators."""
+    lines, line = [], ""
+    for part in str(text).split(sep):
+        if line and len(line) + len(sep) + len(part) > width:
+            lines.append(line + sep.rstrip())
+            line = part
+        else:
+            line = f"{line}{sep}{part}" if line else part
+    return [*lines, line] if line else lines
+
+
+def md_lines(text: str, width: int = 200, sep: str = "; ", indent: str = "    ") -> str:
+    """Markdown-escaped text cut at its separators into lines of about `width` characters,
+    continued at `indent` (inside a list item)."""
+    return ("\n" + indent).join(md(line) for line in chunks(text, width, sep))
 
 
 @functools.cache
@@ -22,5 +40,8 @@ def environment(templates: Path = TEMPLATES):
         variable_end_string=">>", comment_start_string="<#", comment_end_string="#>",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["latex"] = latex
+    env.filters["prose"] = latex_prose
+    env.filters["slug"] = slug
+    env.filters["mdlines"] = md_lines
     env.filters["md"] = md
     return env

@@ -13,8 +13,9 @@ import pytest
 
 from repro.config.claims import load_claims
 from repro.report.claims import verdict_of
+from repro.report.claims.operators.numeric import lo
 from repro.report.claims.quantities import DERIVED, Reader, compute, direction
-from repro.report.claims.verdicts import interval, lo
+from repro.report.claims.verdicts import interval
 from repro.report.queries import current
 from repro.results.schema import load_dir
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.light
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CLAIMS = load_claims(tables=True)
-TURNED = ("holds", "fails", "no rule stated")
+TURNED = ("holds", "fails", "no rule stated", "not contradicted")
 # coarse first (a bound, a peak, a test), then fine (a number stated to a tenth of a percent)
 FACTORS = (0.5, 2.0, 0.9, 1.1, 0.99, 1.01, 0.997, 1.003, 0.999, 1.001, 0.9997, 1.0003, 0.2, 5.0)
 
@@ -200,4 +201,4 @@ def test_breaking_the_premise_turns_the_verdict(published, claim):
 def test_every_claim_is_covered_and_every_verdict_kind_occurs(published):
     verdicts = {c.id: verdict_of(published, c)[0] for c in CLAIMS}
     assert len(verdicts) == len(CLAIMS) >= 80 + 156
-    assert set(verdicts.values()) == {"holds", "fails", "no rule stated", "not run"}
+    assert set(verdicts.values()) == {"holds", "fails", "no rule stated", "not contradicted", "not run"}
