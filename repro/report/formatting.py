@@ -29,12 +29,17 @@ def latex_prose(value) -> str:
     return s.replace("/", "/\\allowbreak{}").replace("\\_", "\\_\\allowbreak{}")
 
 
+def latex_ident(value) -> str:
+    """latex() for an identifier set in a narrow cell (\\texttt): it may break after a hyphen."""
+    return latex(value).replace("-", "-\\allowbreak{}")
+
+
 def slug(name) -> str:
     """A name safe in a file name, a LaTeX path, \\label or \\hypertarget: letters, digits, dot,
-    hyphen; any other character replaced, with a short hash of the name so that two names that
+    colon, hyphen; any other character replaced, with a short hash of the name so that two names that
     differ only there stay apart ('a#b' and 'a%b')."""
     text = str(name)
-    safe = re.sub(r"[^A-Za-z0-9.-]", "-", text)
+    safe = re.sub(r"[^A-Za-z0-9.:-]", "-", text)
     if safe == text:
         return text
     import hashlib

@@ -69,7 +69,7 @@ def score_table(df: pd.DataFrame, name: str, model: str, tasks: list[str] | None
     return {"caption": caption, "label": f"tab:{name}-{model}", "columns": cols,
             "corner": "pruned", "rows": rows,
             "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(rvariant),
-            "size": "small", "long": False}
+            "size": "footnotesize" if len(cols) > 6 else "small", "long": False}
 
 
 def _row(label, kind, tasks, data, source, lv, rule=False) -> dict:

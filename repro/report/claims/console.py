@@ -142,25 +142,32 @@ def details(table: list[dict]) -> str:
     return "\n".join(out)
 
 
-def run_claims(df, out: Path | None, samples=None, ids: list[str] | None = None) -> int:
-    """Evaluate every claim; write the reports to `out` (None: write nothing) and print the
-    digest, or with `ids` those claims in full."""
+def evaluate_and_write(df, out: Path | None, samples=None,
+                       ids: list[str] | None = None) -> tuple[int, dict]:
+    """Evaluate the claims (with `ids`, those alone); write the reports to `out` (None: write
+    nothing) and print the digest, or the chosen claims in full. (exit status, the reports'
+    context): 1 if a claim could not be evaluated."""
     from repro.report.claims.evaluation import evaluate
     from repro.report.claims.reports import context, rows, write_reports
 
     claims = select(ids) if ids else None
     table = rows(evaluate(df, claims, samples=samples))
+    ctx = context(table)
     if out is not None:
-        write_reports(table, out)
-    print(details(table) if ids else summary(table, context(table)), end="")
+        write_reports(table, out, ctx)
+    print(details(table) if ids else summary(table, ctx), end="")
     errors = [t for t in table if "error" in (t["paper_verdict"], t["reproduction_verdict"])]
     for t in errors:
         log.error("claim %s could not be evaluated: %s", t["id"], t["paper_why"] or t["reproduction_why"])
-    return 1 if errors else 0
+    return (1 if errors else 0), ctx
+
+
+def run_claims(df, out: Path | None, samples=None, ids: list[str] | None = None) -> int:
+    return evaluate_and_write(df, out, samples, ids)[0]
 
 
 def run(args) -> int:
-    from repro.report.analysis import prepare_out
+    from repro.report.publish import CLAIMS, prepare, publish
     from repro.report.queries import current
     from repro.results.samples import load_samples
     from repro.results.schema import load_dir
@@ -168,5 +175,7 @@ def run(args) -> int:
     if args.ids:
         select(args.ids)  # an unknown id fails before the data are read
         return run_claims(current(load_dir(args.data)), None, load_samples(args.data), args.ids)
-    out = prepare_out(args.out)  # checked before any work, cleared of a killed run's files
-    return run_claims(current(load_dir(args.data)), out, load_samples(args.data))
+    out = prepare(args.out)  # checked before any work, cleared of a killed run's files
+    df, samples = current(load_dir(args.data)), load_samples(args.data)
+    with publish(out, CLAIMS) as stage:  # the claims files as one set, the rest kept
+        return run_claims(df, stage, samples)

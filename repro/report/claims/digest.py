@@ -9,6 +9,8 @@ not contradicted (no failure, some claims underpowered), no rule stated, not run
 
 from __future__ import annotations
 
+import re
+
 from repro.config.claims import claims_file
 from repro.report.claims.operators import FAILS, HOLDS, NO_RULE, UNDERPOWERED
 from repro.report.formatting import fmt_number
@@ -57,8 +59,10 @@ def effect(row: dict, source: str = "paper") -> tuple[str, str]:
     test = sig["test"]
     if e is None:
         text = value if len(value) <= 60 else value[:57] + "..."
-    elif "Spearman" in test or "Pearson" in test:
-        text = f"{sig['part'] + ': ' if sig['part'] else ''}{'rho' if 'Spearman' in test else 'r'} = {e:+.2f}"
+    elif "Spearman" in test:
+        text = f"{sig['part'] + ' ' if sig['part'] else ''}dose-response: rho = {e:+.2f}"
+    elif "Pearson" in test:
+        text = f"{sig['part'] + ': ' if sig['part'] else ''}r = {e:+.3f}"
     else:
         digits = row.get("digits", 1)
         text = f"{sig['part'] + ': ' if sig['part'] else ''}{'+' if e > 0 else ''}{fmt_number(e, digits, unit)}"
@@ -66,7 +70,8 @@ def effect(row: dict, source: str = "paper") -> tuple[str, str]:
         text += f" [{fmt_number(ci[0], row.get('digits', 1))}, {fmt_number(ci[1], row.get('digits', 1))}]"
     if row[f"{source}_verdict"] == UNDERPOWERED:
         how = row[f"{source}_how"]
-        return text, how.split(";")[0] if how.startswith("underpowered") else "underpowered"
+        m = re.search(r"detectable change ([0-9.]+ points|[0-9.]+%?)", how)
+        return text, f"underpowered (detects {m.group(1)})" if m else "underpowered"
     return text, strength(sig.get("p_value"), alpha)
 
 

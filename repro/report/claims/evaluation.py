@@ -117,16 +117,26 @@ def evaluate(df: pd.DataFrame, claims: list[Claim] | None = None,
     conflicts = inconsistent(claims)
     per_doc = Samples(samples)
     out = []
-    workloads = set(metrics().efficiency.workloads)
     for c in claims:
         res = Result(c, conflicts=sorted(conflicts.get(c.id, [])))
-        if set(as_list(c.quantity.task)) & workloads:
+        if efficiency_claim(c):
             res.confound = " ".join(filter(None, (efficiency_note(df, m)
                                                   for m in as_list(c.quantity.model))))
         for source in SOURCES:
             _one(res, df, source, per_doc if source == "reproduction" else None, spec)
         out.append(res)
     return out
+
+
+EFFICIENCY_WORDS = ("latency", "throughput", "joules", "energy", "ms_per_token", "tokens_per_call",
+                    "ttlt")
+
+
+def efficiency_claim(c: Claim) -> bool:
+    """A claim about efficiency figures (a workload, or a latency, energy or throughput)."""
+    q = c.quantity
+    return bool(set(as_list(q.task)) & set(metrics().efficiency.workloads)) or any(
+        w in (q.metric or "") for w in EFFICIENCY_WORDS)
 
 
 def _one(res: Result, df: pd.DataFrame, source: str, samples, spec) -> None:

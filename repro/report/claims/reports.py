@@ -165,10 +165,10 @@ def context(table: list[dict]) -> dict:
             "operators": [(name, op.summary) for name, op in sorted(REGISTRY.items())]}
 
 
-def write_reports(table: list[dict], out: Path) -> None:
+def write_reports(table: list[dict], out: Path, ctx: dict | None = None) -> None:
     """claims.md, claims.tex (the appendix), digest.tex (the PDF's first page), claims.json."""
     env = environment()
-    ctx = context(table)
+    ctx = context(table) if ctx is None else ctx
     for name in ("claims.md", "claims.tex", "digest.tex"):
         write_text(out / name, env.get_template(name + ".j2").render(ctx))
     write_json(out / "claims.json", table)
