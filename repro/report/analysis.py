@@ -119,7 +119,8 @@ def run(args) -> int:
         found = write_analysis(df, stage)
     for c in found:
         if c["pearson_r"] is not None:
-            what = f"the paper's claim {c['claim']}" if c["claim"] else f"no claim: {c['why']}"
+            what = (f"the paper's claim {c['claim']}" if c["claim"] else
+                    f"not a claim of the paper, computed for {c['why']}")
             log.info("%s: r(%s, %s) over %s = %.3f (p = %.4f, n = %d); %s", c["source"], c["x"],
                      c["y"], "+".join(c["models"]), c["pearson_r"], c["pearson_p"], c["n"], what)
     return 0

@@ -18,31 +18,37 @@ from repro.core.errors import ReproError
 log = logging.getLogger("repro.claims")
 
 VERDICTS = """\
-verdicts (published data, judged to the claim's stated digits or as a test at alpha):
-  holds             what the claim states: the number within its tolerance, the bound, range,
-                    peak, trend or significant change; "stable"/"no decline": shown within
-                    the margin (equivalence, the 1 - 2 alpha interval)
-  fails             it does not; counted as substantive, rounding (a figure rounded twice, a
-                    README dividing rounded values) or plan (an early draft's intention)
-  not contradicted  a claim that nothing changes which the data neither show nor contradict:
-                    underpowered, with the smallest change they could detect
+verdicts (published data: to the claim's stated digits, or as a test at alpha):
+  holds             what the claim states: the number within its tolerance, the
+                    bound, range, peak, trend or significant change; "stable",
+                    "no decline": shown within the margin (equivalence, the
+                    1 - 2 alpha interval)
+  fails             it does not; counted as substantive, rounding (a figure
+                    rounded twice, a README dividing rounded values) or plan (an
+                    early draft's intention)
+  not contradicted  a claim that nothing changes which the data neither show
+                    nor contradict: underpowered, with the smallest change they
+                    could detect
   no rule stated    a "best configuration" the seeds give no rule for
-  not run           the published data cannot hold the quantity (run time, memory...)
+  not run           the published data cannot hold the quantity (run time...)
   error             the data miss what the claim needs (exit status 1)
-A reproduction (data/ rows with source=reproduction) is judged on substance: reproduced,
-partly reproduced, not reproduced, not contradicted, not run.
+A reproduction (rows with source=reproduction) is judged on substance:
+reproduced, partly reproduced, not reproduced, not contradicted, not run.
 
-tests: published scores level against baseline, unpaired and approximate (published stderr,
-else the binomial with lm-eval 0.4.9.1's item counts; Welch's t over runs for efficiency):
-conservative for a claimed change, so a non-significant change can still be real; a
-reproduction's per-document scores give paired tests (exact McNemar, paired bootstrap).
-Trends: Spearman over the levels with the exact permutation p. 95% intervals in the claim's
-unit (Fieller's for ratios). Robustness: the claim re-judged under every other analysis
-choice the data hold, each counted once.
+tests: published scores level against baseline, unpaired and approximate
+(published stderr, else the binomial with lm-eval 0.4.9.1's item counts;
+Welch's t over runs for efficiency): conservative for a claimed change, so a
+change "not significant" may still be real. A reproduction's per-document
+scores give paired tests (exact McNemar, paired bootstrap). Trends: Spearman
+over the levels, exact permutation p. 95% intervals in the claim's unit
+(Fieller's for ratios). Robustness: the claim re-judged under every other
+analysis choice the data hold, each counted once.
 
-writes (to --out): claims.md (the digest first), claims.tex and digest.tex (the PDF's
-appendix and first page), claims.json (every field); `repro tables` also writes report.html.
-Exit status 0 whatever the verdicts; 1 if a claim could not be evaluated; 2 on bad input."""
+writes (to --out): claims.md (the digest first), claims.tex and digest.tex (the
+PDF's appendix and first page), claims.json (every field); `repro tables` also
+writes report.html. Prints the digest and the tally (--id: those claims in
+full). Exit status 0 whatever the verdicts; 1 if a claim could not be
+evaluated; 2 on bad input."""
 
 
 def configure(parser) -> None:
@@ -51,11 +57,11 @@ def configure(parser) -> None:
 
     spec = claims_file()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = (
+    parser.description = textwrap.fill(
         "Check every claim of the paper's seeds (repro/config/claims.yaml) against data/: the "
         f"published figures and, where present, a reproduction. alpha = {spec.alpha:g}, "
-        f"equivalence margin {spec.margin:g}% of the baseline, power {spec.power:g}.")
-    ops = "\n".join(textwrap.fill(f"{name:<13}{op.summary}", 92, subsequent_indent=" " * 15,
+        f"equivalence margin {spec.margin:g}% of the baseline, power {spec.power:g}.", 79)
+    ops = "\n".join(textwrap.fill(f"{name:<13}{op.summary}", 79, subsequent_indent=" " * 15,
                                   initial_indent="  ") for name, op in sorted(REGISTRY.items()))
     parser.epilog = f"{VERDICTS}\n\noperators (claims.yaml `op`):\n{ops}"
     add_data_options(parser)
@@ -77,7 +83,8 @@ def select(ids: list[str]) -> list[Claim]:
             hint = f"; did you mean {', '.join(near)}?" if near else "; `repro claims` lists them"
             raise ReproError(f"--id {want}: no such claim{hint}")
         chosen += [h for h in hits if h not in chosen]
-    return [c for c in every if c.id in chosen]
+    by_id = {c.id: c for c in every}
+    return [by_id[i] for i in chosen]  # in the order asked
 
 
 def width() -> int:
