@@ -93,11 +93,20 @@ def lines(table: list[dict]) -> list[dict]:
                             "reproduction": r["reproduction_verdict"]} for r in rows],
                 "confound": next((r["note"] for r in rows if "checkpoint" in r["note"]), "")}
         rep = [REPRODUCED.get(r["reproduction_verdict"], r["reproduction_verdict"]) for r in rows]
-        line["reproduction"] = combine(rep).replace(HOLDS, "reproduced")
+        line["reproduction"] = reproduction_words(combine(rep))
         if line["reproduction"] != "not run":
             line["reproduction_effect"] = effect(head, "reproduction")[0]
         out.append(line)
     return out
+
+
+def reproduction_words(verdict: str) -> str:
+    """combine()'s words for a reproduction: reproduced, partly (k of n reproduced), ..."""
+    if verdict == HOLDS:
+        return "reproduced"
+    if verdict == FAILS:
+        return "not reproduced"
+    return verdict.replace(" hold)", " reproduced)")
 
 
 def has_reproduction(digest: list[dict]) -> bool:
