@@ -60,7 +60,8 @@ def effect(row: dict, source: str = "paper") -> tuple[str, str]:
     if e is None:
         text = value if len(value) <= 60 else value[:57] + "..."
     elif "Spearman" in test:
-        text = f"{sig['part'] + ' ' if sig['part'] else ''}dose-response: rho = {e:+.2f}"
+        what = "dose-response" if row["op"] in ("degrades", "proportional") else "trend"
+        text = f"{sig['part'] + ' ' if sig['part'] else ''}{what}: rho = {e:+.2f}"
     elif "Pearson" in test:
         text = f"{sig['part'] + ': ' if sig['part'] else ''}r = {e:+.3f}"
     else:
