@@ -220,6 +220,8 @@ def add_grid(p: argparse.ArgumentParser, *, models_help: str, levels_help: str,
     add_results(p)
     add_shard(p)
     p.add_argument("--dry-run", action="store_true", help="list the cells and their state, run nothing")
+    p.add_argument("--check", action="store_true",
+                   help="run nothing; exit 3 with one line when cells of the grid (or shard) are missing")
     p.add_argument("--wait", type=non_negative_float, metavar="SECONDS",
                    help="how long to wait for cells other runners hold before giving up (default: "
                         "until they finish, or their claims go stale and are taken over)")

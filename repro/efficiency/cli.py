@@ -132,9 +132,9 @@ def efficiency(grid: GridOptions = DEFAULT, *, widths: Sequence[str] | None = No
             spec.check_levels(grid.levels)
         if not random_weights:
             models.check_access(spec)
-    source = "synthetic"  # what a dry run assumes for paper workloads
+    source = "synthetic"  # what a dry run assumes for paper workloads (a check asks the datasets)
     if any(w.kind == "paper" for w in wls) and prompt_source != "synthetic" and not random_weights \
-            and not grid.dry_run:
+            and (grid.check or not grid.dry_run):
         source = resolve_prompt_source(prompt_source, cfg, has_tokenizer=True)
     dev_type = torch.device(device).type
     planned = {}
@@ -151,4 +151,4 @@ def efficiency(grid: GridOptions = DEFAULT, *, widths: Sequence[str] | None = No
                             tie_break=grid.tie_break, random_weights=random_weights,
                             prompt_source=source, open_meter=open_meter)
     return run_grid(stage, stage.jobs(), root=grid.results, shard=grid.shard,
-                    dry_run=grid.dry_run, wait=grid.wait)
+                    dry_run=grid.dry_run, check=grid.check, wait=grid.wait)

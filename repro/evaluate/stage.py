@@ -78,7 +78,7 @@ def run_lm_eval(plans: list[ModelPlan], grid: GridOptions, lm: LmEvalOptions) ->
         tasks = [t for p in plans for t in p.tasks]
         nltk_data.prepare({t.name for t in tasks}, any(t.local for t in tasks))
     return run_grid(stage, jobs, root=grid.results, shard=grid.shard, dry_run=grid.dry_run,
-                    wait=grid.wait)
+                    check=grid.check, wait=grid.wait)
 
 
 @dataclass

@@ -97,7 +97,7 @@ def sensitivity(grid: GridOptions = DEFAULT, lm: LmEvalOptions = DEFAULT_LM, *,
         replay_cache_mib=ext.replay_cache_mib if replay_cache_mib is None else replay_cache_mib)
     t0 = time.monotonic()
     report = run_grid(stage, stage.jobs(), root=grid.results, shard=grid.shard,
-                      dry_run=grid.dry_run, wait=grid.wait)
+                      dry_run=grid.dry_run, check=grid.check, wait=grid.wait)
     if grid.dry_run:
         return report
     for plan in plans:

@@ -226,10 +226,12 @@ class _Run:
 
 
 def run_grid(stage: GridStage, jobs: Iterable[Job], *, root: str | Path, shard: str | None = None,
-             dry_run: bool = False, wait: float | None = None,
+             dry_run: bool = False, check: bool = False, wait: float | None = None,
              out: Callable[[str], None] = print) -> GridReport:
     """Compute this shard's cells of `jobs` that are not up to date (see the module docstring);
-    raise IncompleteGrid when some are still missing at the end."""
+    raise IncompleteGrid when some are still missing at the end. dry_run: list each cell's
+    state instead; check: compute nothing, and raise IncompleteGrid when cells are missing."""
+    dry_run = dry_run or check
     root = Path(root)
     open_results(root, stage.name, dry_run=dry_run)
     by_cell = {j.cell: j for j in jobs}
@@ -249,11 +251,15 @@ def run_grid(stage: GridStage, jobs: Iterable[Job], *, root: str | Path, shard: 
                 todo.append(c)
         if dry_run:
             report.pending = todo
+        if dry_run and not check:
             for c in mine:
                 state = "newer" if c in report.newer else "pending" if c in todo else "done"
                 out(f"{state:8} {c.id}")
         out(f"{stage.name}: {len(by_cell)} cells in the grid, {len(mine)} in shard "
             f"{shard or '1/1'}, {len(todo)} to compute")
+        if check and todo:
+            raise IncompleteGrid(f"{stage.name}: {len(todo)} cell(s) of shard {shard or '1/1'} are "
+                                 f"missing or out of date (e.g. {todo[0].id})")
         if dry_run:
             return report
         progress = cellio.Progress(len(todo))

@@ -30,7 +30,8 @@ class GridOptions:
     criteria (None: the stage's configured ones); device: auto, cpu, cuda or cuda:N; dtype:
     weights dtype (None: each model's own); tie_break: topk (the paper) or stable; results: the
     cell root folder; shard: 'i/n', this runner's part of the grid; dry_run: list the cells and
-    their state, compute nothing; wait: seconds to wait for cells other runners hold (None: until
+    their state, compute nothing; check: compute nothing, and fail (IncompleteGrid) when cells
+    of this shard are missing (the pipeline asks this before aggregating); wait: seconds to wait for cells other runners hold (None: until
     they finish, or their claims go stale and are taken over)."""
 
     models: tuple[str, ...] | None = None
@@ -42,6 +43,7 @@ class GridOptions:
     results: Path = Path("results")
     shard: str | None = None
     dry_run: bool = False
+    check: bool = False
     wait: float | None = None
 
     def __post_init__(self) -> None:
@@ -52,6 +54,7 @@ class GridOptions:
         put("levels", _tuple(self.levels, lambda v: pruning.level(float(v))))
         put("criteria", _tuple(self.criteria, pruning.criterion))
         put("results", Path(self.results))
+        put("dry_run", self.dry_run or self.check)
         pruning.tie_break(self.tie_break)
         parse_shard(self.shard)
         if not DEVICE.fullmatch(self.device):
