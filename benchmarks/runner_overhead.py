@@ -38,8 +38,8 @@ def main() -> int:
     from repro.config import models, suites
     from repro.evaluate.plan import LmEvalOptions
     from repro.evaluate.stage import evaluate
-    from repro.grid.options import GridOptions
     from repro.evaluate.tasks.build import build
+    from repro.grid.options import GridOptions
     from repro.prune.apply import prune
     from repro.prune.ranking import rank
     from repro.prune.save import save
