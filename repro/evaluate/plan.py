@@ -111,6 +111,7 @@ class Settings:
     calibration_samples: int = 32
     tie_break: str = PAPER_TIE_BREAK  # which neurons a level keeps among equal scores
     max_batch_size: int = 64          # the largest size "auto" tries (lm-eval's default)
+    _sha256: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, grid: GridOptions, lm: LmEvalOptions) -> Settings:
@@ -151,8 +152,11 @@ class Settings:
                 else calibration_text())
 
     def calibration_sha256(self) -> str:
-        """The calibration text's SHA-256, as cells record it (other text: the cell is rerun)."""
-        return hashlib.sha256(self.calibration_text().encode()).hexdigest()
+        """The calibration text's SHA-256, as cells record it (other text: the cell is rerun);
+        read and hashed once per run, not once per cell."""
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.calibration_text().encode()).hexdigest()
+        return self._sha256
 
 
 def make_plans(grid: GridOptions, lm: LmEvalOptions, *, stage: str, default_models: Sequence[str],

@@ -155,8 +155,9 @@ class _Run:
         left: list[Cell] = []
         for model in dict.fromkeys(c.model for c in todo):
             mine = [c for c in todo if c.model == model]
-            pending = [c for c in mine if not self.claims.busy(c)]  # before loading for nothing
-            left += [c for c in mine if c not in pending]
+            busy = {c for c in mine if self.claims.busy(c)}  # before loading for nothing
+            left += [c for c in mine if c in busy]
+            pending = [c for c in mine if c not in busy]
             if pending:
                 left += self.model(model, pending, progress, report)
         return left
@@ -204,24 +205,24 @@ class _Run:
         return left
 
     def wait(self, left: list[Cell], limit: float | None, started: float) -> list[Cell]:
-        """Wait until some of `left` can be claimed (their holder released or went stale);
-        return those (and drop the ones finished meanwhile). [] when none is left or the
-        limit passed (the caller then reports what is missing)."""
+        """Wait (one poll at least, so a claim that cannot be taken yet never spins) until some
+        of `left` can be claimed, their holder having released them or gone stale; return the
+        cells still to compute. [] when none is left or the limit passed (the caller then
+        reports what is missing)."""
         shown = None
         while left:
-            left = [c for c in left if not self.fresh(c, quiet=True)]
-            free = [c for c in left if self.claims.holder(c) is None]
-            if free or not left:
-                return free + [c for c in left if c not in free]
             if limit is not None and time.monotonic() - started >= limit:
                 return []
-            if shown != len(left):
-                owner = self.claims.holder(left[0]) or {}
+            held = next(((c, h) for c in left if (h := self.claims.holder(c))), None)
+            if held and shown != len(left):
                 self.out(f"{self.stage.name}: waiting for {len(left)} cell(s) other runners hold "
-                         f"(e.g. {left[0].id}, by {Claims.describe(owner)}); a claim whose owner "
-                         "stopped is taken over once stale")
+                         f"(e.g. {held[0].id}, by {Claims.describe(held[1])}); a claim whose "
+                         "owner stopped is taken over once stale")
                 shown = len(left)
             time.sleep(poll_seconds())
+            left = [c for c in left if not self.fresh(c, quiet=True)]
+            if any(self.claims.holder(c) is None for c in left):
+                return left
         return []
 
 
@@ -252,8 +253,9 @@ def run_grid(stage: GridStage, jobs: Iterable[Job], *, root: str | Path, shard: 
         if dry_run:
             report.pending = todo
         if dry_run and not check:
+            newer, pending = set(report.newer), set(todo)
             for c in mine:
-                state = "newer" if c in report.newer else "pending" if c in todo else "done"
+                state = "newer" if c in newer else "pending" if c in pending else "done"
                 out(f"{state:8} {c.id}")
         out(f"{stage.name}: {len(by_cell)} cells in the grid, {len(mine)} in shard "
             f"{shard or '1/1'}, {len(todo)} to compute")
