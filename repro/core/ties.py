@@ -18,19 +18,34 @@ from repro.core.variant import Variant
 __all__ = ["PAPER_TIE_BREAK", "TIE_BREAKS", "paper_twin", "rule_of", "rule_variant"]
 
 
+def _parsed(variant: str) -> Variant | None:
+    try:
+        return Variant.parse(variant)
+    except ValueError:  # a variant no kit wrote (tidy rows from elsewhere): read by its tokens
+        return None
+
+
 def rule_variant(variant: str, tie_break: str) -> str:
     """`variant` pruned with `tie_break` (the paper's rule adds no token)."""
-    return str(Variant.parse(variant).replace(tie_break=tie_break))
+    v = _parsed(variant)
+    if v is not None:
+        return str(v.replace(tie_break=tie_break))
+    token = "" if tie_break == PAPER_TIE_BREAK else tie_break
+    return "-".join(p for p in (paper_twin(variant), token) if p)
 
 
 def rule_of(variant: str) -> str:
-    """The tie-break a variant names, the paper's when it names none (or is not the kit's)."""
-    try:
-        return Variant.parse(variant).tie_break
-    except ValueError:
-        return PAPER_TIE_BREAK
+    """The tie-break a variant names, the paper's when it names none."""
+    v = _parsed(variant)
+    last = variant.rsplit("-", 1)[-1]
+    return v.tie_break if v is not None else last if last in TIE_BREAKS else PAPER_TIE_BREAK
 
 
 def paper_twin(variant: str) -> str:
     """The same variant pruned with the paper's rule."""
-    return rule_variant(variant, PAPER_TIE_BREAK)
+    v = _parsed(variant)
+    if v is not None:
+        return str(v.replace(tie_break=PAPER_TIE_BREAK))
+    if rule_of(variant) == PAPER_TIE_BREAK:
+        return variant
+    return variant.rsplit("-", 1)[0] if "-" in variant else ""

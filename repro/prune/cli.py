@@ -115,6 +115,7 @@ def prune_model(model: str | Path, out: Path, *, levels: Sequence[float] | None 
     from repro.runtime.device import resolve
     from repro.runtime.hf import load, load_config
 
+    model = str(model)  # as the command line gives it (its record names it so)
     crit = pruning.criterion(criterion)
     alloc = allocation if isinstance(allocation, Allocation) else pruning.allocation(allocation)
     pruning.tie_break(tie_break)
