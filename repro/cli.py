@@ -3,7 +3,8 @@
 Each command's module provides `configure(parser)` and `run(args) -> int`; modules are imported
 only when their command runs, so `--help` is instant and a stage's heavy imports stay local.
 Global options (-q) work before or after the command. A user error is one line, `error: ...`,
-and exit status 2; anything else that escapes is a kit bug and keeps its traceback.
+and exit status 2 (3: a grid stage ended with cells of its shard missing, repro.grid.executor);
+anything else that escapes is a kit bug and keeps its traceback.
 """
 
 from __future__ import annotations

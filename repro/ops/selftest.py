@@ -32,6 +32,7 @@ from repro.config.selftest import selftest
 from repro.core import options
 from repro.core.atomicio import write_text
 from repro.core.errors import ReproError
+from repro.core.options import is_cuda
 from repro.ops import selftest_steps as steps
 
 MARKERS = ("selftest.log", "selftest.json")  # a folder holding one of these is ours to clear
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = steps.Context(device=device, cfg=cfg, scale=cfg.scale(device), out=out,
                         published=args.published)
     write_text(ctx.log, "")
-    if not device.startswith("cuda"):
+    if not is_cuda(device):
         print(f"selftest: {steps.cuda_absence(args.device)}; every step runs on the CPU: "
               "CUDA is NOT tested", flush=True)
     kit = logging.getLogger("repro")  # in-process steps log to the file, as the stages do
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         kit.handlers[0].close()
         kit.handlers = handlers
-    ctx.figures["cuda_tested"] = device.startswith("cuda")
+    ctx.figures["cuda_tested"] = is_cuda(device)
     write_text(out / "selftest.json", json.dumps(ctx.figures, indent=1, sort_keys=True) + "\n")
     print(summary(ctx.figures), flush=True)
     return 0

@@ -33,6 +33,10 @@ import torch
 from torch import Tensor
 
 from repro.core.errors import ReproError
+
+# the names live in core (no torch); re-exported for the stages that already hold this module
+from repro.core.pruning import ALIASES, CALIBRATED, CRITERIA, DATA_CRITERIA, WEIGHT_CRITERIA  # noqa: F401
+from repro.core.pruning import criterion as canonical  # noqa: F401
 from repro.prune.calibration_pass import feed
 from repro.prune.glu import GLUMLP
 
@@ -59,19 +63,7 @@ def l2(gate: Tensor, up: Tensor) -> Tensor:
     return gate_norms + up_norms
 
 
-WEIGHT_CRITERIA: dict[str, WeightScore] = {"maw": maw, "vow": vow, "pon": pon, "l2": l2}
-ALIASES = {"ppm": "maw"}
-CALIBRATED = ("activation", "hybrid")  # need calibration text
-DATA_CRITERIA = ("random", *CALIBRATED)
-CRITERIA = (*WEIGHT_CRITERIA, *DATA_CRITERIA)
-
-
-def canonical(name: str) -> str:
-    key = ALIASES.get(name.lower(), name.lower())
-    if key not in CRITERIA:
-        known = ", ".join([*CRITERIA, *ALIASES])
-        raise ReproError(f"unknown pruning criterion '{name}'; choose one of: {known}")
-    return key
+WEIGHT_SCORES: dict[str, WeightScore] = {"maw": maw, "vow": vow, "pon": pon, "l2": l2}  # WEIGHT_CRITERIA
 
 
 def _maw_native(gate: Tensor, up: Tensor) -> Tensor:
@@ -84,12 +76,12 @@ def _maw_native(gate: Tensor, up: Tensor) -> Tensor:
 
 
 def weight_scores(mlp: GLUMLP, criterion: str) -> Tensor:
-    """float32 scores [I] of one layer, computed on the weights' own device."""
-    name = canonical(criterion)
+    """float32 scores [I] of one layer, computed on the weights' own device (`criterion`: a
+    canonical name, as rank() passes it)."""
     with torch.no_grad():
-        if name == "maw":
+        if criterion == "maw":
             return _maw_native(mlp.gate.weight, mlp.up.weight)
-        return WEIGHT_CRITERIA[name](mlp.gate.weight.float(), mlp.up.weight.float())
+        return WEIGHT_SCORES[criterion](mlp.gate.weight.float(), mlp.up.weight.float())
 
 
 def random_scores(widths: Sequence[int], seed: int) -> list[Tensor]:

@@ -99,11 +99,18 @@ class Claims:
     def describe(owner: dict) -> str:
         return f"{owner.get('host', '?')}:{owner.get('pid', '?')}"
 
-    def busy(self, cell: Cell) -> bool:
-        """Held by another live runner (a cheap look, before loading a model for nothing)."""
+    def holder(self, cell: Cell) -> dict | None:
+        """The owner of another live runner's claim on `cell` (None: free, mine or stale); quiet."""
         path = self.path(cell)
         owner = _read(path)
         if owner is None or owner.get("token") == self.me["token"] or self.stale(path):
+            return None
+        return owner
+
+    def busy(self, cell: Cell) -> bool:
+        """Held by another live runner (a cheap look, before loading a model for nothing)."""
+        owner = self.holder(cell)
+        if owner is None:
             return False
         log.info("%s: claimed by %s, left to it", cell.id, self.describe(owner))
         return True
