@@ -114,6 +114,8 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     deleted. A process killed between them leaves the old folder aside, and `clean_stale`
     (run before the next write) moves it back."""
     final = Path(final)
+    if final.is_symlink():  # os.replace would swap the link for a folder, or fail half-way
+        raise ReproError(f"{final} is a symbolic link; give the folder it points to")
     with _mapped(final):
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name[:100]}.", suffix=_suffix()))

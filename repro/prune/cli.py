@@ -17,10 +17,9 @@ import logging
 from pathlib import Path
 
 from repro.core import options
-from repro.core.atomicio import check_destination, clean_stale
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
-from repro.prune import criteria, names
+from repro.prune import criteria, names, outputs
 from repro.prune.allocation import Allocation, parse
 from repro.prune.apply import prune
 from repro.prune.ranking import rank
@@ -28,6 +27,7 @@ from repro.prune.save import check_space, save
 from repro.prune.widths import Target
 
 log = logging.getLogger("repro.prune")
+resume_hint = outputs.resume_hint  # what repro.cli says when prune is stopped
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -120,26 +120,19 @@ def _widths(args, model, tokenizer, calibration_text: str | None, ranking, targe
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.core.textio import read_text
+    from repro.core.textio import TextFile
     from repro.prune.glu import check_config
     from repro.runtime.device import resolve
     from repro.runtime.hf import load, load_config
 
     crit = criteria.canonical(args.criterion)
     targets = _targets(args)
-    name = "-".join(x for x in (crit, args.allocation.tag) if x)
-    outs = [args.out] if len(targets) == 1 else [args.out / f"{name}-{t.label}" for t in targets]
-    for o in outs:  # every destination, before anything loads
-        check_destination(o, "--out")
-        clean_stale(o.parent)  # what a killed prune left: its staging folder, or a folder set aside
-    for o in outs:
-        if o.is_dir() and any(o.iterdir()) and not args.overwrite:
-            raise ReproError(f"output folder {o} exists and is not empty; pass --overwrite or choose another --out")
+    outs = outputs.folders(args, crit, targets)  # every destination, checked before anything loads
     needs_text = crit in criteria.CALIBRATED or args.allocation.rule == "owl"
     if needs_text and (args.calibration is None or not args.calibration.is_file()):
         what = f"criterion '{crit}'" if crit in criteria.CALIBRATED else "allocation 'owl'"
         raise ReproError(f"{what} needs --calibration FILE (a UTF-8 text file)")
-    text = read_text(args.calibration, "--calibration") if needs_text else None
+    text = TextFile(args.calibration, "--calibration") if needs_text else None  # read as far as needed
     device = resolve(args.device)
 
     # config + structure only: fails fast, before any weights load
