@@ -148,6 +148,22 @@ def pid_alive(pid) -> bool:
     return True
 
 
+def fs_now(folder: str | os.PathLike) -> float:
+    """The clock of the file system holding `folder`: the modification time of a probe file
+    created there (on NFS the server's time, which a heartbeat's utime also sets), so ages of
+    files written from other machines are measured without their clocks' skew. Falls back on
+    this machine's clock where the folder cannot be written."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=PROBE, suffix=_suffix())
+    except OSError:
+        return time.time()
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        os.unlink(tmp)
+
+
 def _alive(host: str, pid: int) -> bool:
     return host != _host() or pid_alive(pid)  # another machine's process: only its age tells
 

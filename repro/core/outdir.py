@@ -30,21 +30,23 @@ def holds(folder: str | os.PathLike, inner: str | os.PathLike) -> bool:
 
 
 def check_replaceable(out: str | os.PathLike, option: str, *, marker: str, overwrite: bool,
-                      keep: Iterable[str | os.PathLike] = (), stage: str = "this stage",
+                      keep: Iterable = (), stage: str = "this stage",
                       subfolders: bool = False) -> None:
     """Refuse, in one line and before anything is written, an output folder that must not be
-    replaced: a symbolic link; the source `keep` folders or one holding them; an existing,
+    replaced: a symbolic link; a `keep` path (the source model; or a (path, label) pair) or a
+    folder holding one; an existing,
     non-empty folder without `marker` (or with sub-folders, unless `subfolders`); and a
     kit-written one when `overwrite` is not given."""
     out = Path(out)
     if out.is_symlink():
         raise ReproError(f"{option} {out} is a symbolic link (to {os.readlink(out)}); give the "
                          f"folder it points to, or another {option}")
-    for src in keep:
+    for item in keep:
+        src, label = item if isinstance(item, tuple) else (item, "the source model")
         if Path(src).exists() and holds(out, src):
-            what = "is" if _real(out) == _real(src) else "holds"
-            raise ReproError(f"{option} {out} {what} the source model {src}; choose another "
-                             f"{option} (the model being read is never replaced)")
+            verb = "is" if _real(out) == _real(src) else "holds"
+            raise ReproError(f"{option} {out} {verb} {label} {src}; choose another {option} "
+                             f"({label} is never replaced)")
     if not out.is_dir():
         return
     try:
