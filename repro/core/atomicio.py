@@ -106,6 +106,39 @@ def write_json(path: str | os.PathLike, obj: Any, **dump_kwargs: Any) -> None:
     write_text(path, json.dumps(obj, **dump_kwargs) + "\n")
 
 
+def write_together(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Write a set of files into `folder` so that they are one run's set, never a mix of two:
+    each is staged whole (synced) first, then all are moved in while holding an exclusive
+    lock on the folder (flock), in the given order (put the file readers look for last). Two
+    writers at once leave one writer's whole set; a writer killed while staging changes
+    nothing."""
+    import fcntl
+
+    folder = Path(folder)
+    staged: list[tuple[str, Path]] = []
+    with _mapped(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            for name, data in files.items():
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name[:100]}.", suffix=_suffix())
+                staged.append((name, Path(tmp)))
+                os.fchmod(fd, FILE_MODE)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            lock = os.open(folder, os.O_RDONLY)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                for name, tmp in staged:
+                    os.replace(tmp, folder / name)
+            finally:
+                os.close(lock)  # releases the lock
+        finally:
+            for _, tmp in staged:
+                tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling folder that replaces `final` only if the block succeeds.
