@@ -38,8 +38,11 @@ def current(df: pd.DataFrame) -> pd.DataFrame:
     if not hidden.empty:
         pairs = hidden.merge(shown[[*cell, "run_id", "ran_at"]], on=cell, suffixes=("", "_shown"))
         when = ranked.groupby("run_id")["ran_at"].max()
-        for (old, new), n in pairs.groupby(["run_id", "run_id_shown"]).size().items():
-            how = (f"{new} ran {when[new]}, {old} {when[old] or 'has no time recorded'}"
+        cells = pairs.drop_duplicates(["run_id", "run_id_shown", "model", "criterion", "level",
+                                       "variant", "task"])
+        for (old, new), n in cells.groupby(["run_id", "run_id_shown"]).size().items():
+            then = f"ran {when[old]}" if when[old] else "has no time recorded"
+            how = (f"{new} ran {when[new]}, {old} {then}"
                    if when[new] else "neither has a time recorded (aggregate them again); by name")
             logging.getLogger("repro.report").warning(
                 "runs %s and %s both hold %d cell(s); the tables show %s's, the newer (%s)",

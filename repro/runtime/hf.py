@@ -183,7 +183,9 @@ def _folder_error(model: str, exc: BaseException) -> BaseException:
     files, a shape that contradicts its config) as one line; anything else stays a traceback."""
     import transformers
 
-    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    text = " ".join(str(exc).split()) or type(exc).__name__  # the whole message, on one line
+    if len(text) > 300:  # a library's long advice: cut at a word, and say so
+        text = text[:300].rsplit(" ", 1)[0] + " [...]"
     if not Path(model).exists():
         return exc
     return ReproError(f"{model}: transformers {transformers.__version__} cannot load it "

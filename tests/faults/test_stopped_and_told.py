@@ -18,10 +18,12 @@ pytestmark = pytest.mark.integration
 
 
 def _event_after(log, path) -> int:
-    """The index of the file-system event just after `path` was moved into place."""
+    """The index of the file-system event just after the folder `path` was moved into place
+    (the rename of its staging folder, `.<name>.<random>.<host>.<pid>.tmp`)."""
     events = [line.split("\t") for line in log.read_text().splitlines()]
-    target = str(path.resolve())
-    return next(int(n) for n, call, p in events if call == "replace" and p == target) + 1
+    staged = f"{path.parent.resolve()}/.{path.name}."
+    return next(int(n) for n, call, p in events if call == "replace" and p.startswith(staged)
+                and "/" not in p[len(staged):]) + 1
 
 
 @pytest.mark.slow
@@ -29,17 +31,20 @@ def _event_after(log, path) -> int:
 def test_a_stopped_prune_names_what_it_saved_and_the_resume_works(sig, fault_env, toy, ref_prune,
                                                                    tmp_path):
     ref = ref_prune[0]
-    out = tmp_path / "pruned"
+    probe, real = tmp_path / "probe", tmp_path / "real"  # the same events in each
+    probe.mkdir()
+    real.mkdir()
     log = tmp_path / "events.log"
-    ok(repro(prune_argv(toy, tmp_path / "probe" / "pruned"), roots=[tmp_path / "probe"], log=log))
-    at = _event_after(log, tmp_path / "probe" / "pruned" / "maw-level10")
-    run = repro(prune_argv(toy, out), roots=[tmp_path], kill_at=at, REPRO_FAULT_SIGNAL=sig)
+    ok(repro(prune_argv(toy, probe / "pruned"), roots=[probe], log=log))
+    at = _event_after(log, probe / "pruned" / "maw-level10")
+    out = real / "pruned"
+    run = repro(prune_argv(toy, out), roots=[real], kill_at=at, REPRO_FAULT_SIGNAL=sig)
     line = one_error_line(run.err, run.rc, "saved")
     how = "interrupted (Ctrl-C)" if sig == "INT" else "stopped by SIGTERM"
     assert run.rc == (130 if sig == "INT" else 143) and line.startswith(f"error: {how}: saved ")
     assert f"not saved: {out / 'maw-level40'}" in line
     assert snapshot(out / "maw-level10") == snapshot(ref / "maw-level10")
-    assert not (out / "maw-level40").exists() and leftovers(tmp_path) == []
+    assert not (out / "maw-level40").exists() and leftovers(real) == []
     resume = line.split("rerun the same command with ")[1].split(" (the saved")[0].split()
     assert resume == ["--levels", "40", "--out", str(out / "maw-level40")]
     argv = prune_argv(toy, out)
