@@ -2,10 +2,11 @@
 
 The light install (`nox -s tables`) has no lm-eval; an environment with transformers 5 has
 one that cannot import (lm-eval 0.4.9.1 imports AutoModelForVision2Seq, gone in 5.x). Either
-way the stages that run lm-eval (evaluate, neuron-selection, sensitivity, extensions) fail
-when the command line is read, in a dry run and in preflight too, in one line that names the
-fix, instead of a traceback minutes later. Versions are read from the installed packages'
-metadata: nothing is imported, so the check costs milliseconds.
+way the stages that run lm-eval (evaluate, neuron-selection, sensitivity, extensions, and the
+self-test, which runs evaluate) fail when the command line is read, in a dry run and in
+preflight too, in one line that names the fix, instead of a traceback minutes later. Versions
+are read from the installed packages' metadata: nothing is imported, so the check costs
+milliseconds.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import importlib.util
 
 from repro.core.errors import ReproError
 
-NEEDS_LM_EVAL = ("evaluate", "neuron-selection", "sensitivity", "extensions")
+NEEDS_LM_EVAL = ("evaluate", "neuron-selection", "sensitivity", "extensions", "selftest")
 FIX = "pip install 'repro[run]' (the paper's pinned stack, in its own environment)"
 
 
