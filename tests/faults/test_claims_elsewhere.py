@@ -23,6 +23,8 @@ from repro.results.cells import Cell
 from repro.results.locks import HEARTBEAT_S, Claims, stale_after
 from tests.faults.harness import env
 
+pytestmark = pytest.mark.light  # torch-free: the light install's claims are the same code
+
 CELL = Cell("evaluate", "m", "maw", 10.0, "t")
 UNSHARE = ["unshare", "--user", "--map-root-user", "--uts", "--pid", "--fork", "--mount-proc"]
 

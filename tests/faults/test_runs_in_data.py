@@ -32,6 +32,7 @@ def _row(run_id: str, ran_at: str, value: float) -> dict:
             "source": "reproduction", "run_id": run_id, "ran_at": ran_at}
 
 
+@pytest.mark.light
 def test_the_newest_run_of_a_cell_is_shown_not_the_last_name(tmp_path, caplog):
     data = tmp_path / "data"
     data.mkdir()

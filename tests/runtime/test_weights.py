@@ -7,6 +7,7 @@ from repro.runtime.weights import weights
 
 
 def test_local_folder_hub_model_and_pypi_model(tmp_path, monkeypatch):
+    (tmp_path / "config.json").write_text("{}")  # a model folder (an empty one is refused)
     spec = models.get(str(tmp_path))
     assert weights(spec) == (str(tmp_path.resolve()), None, None)
     hub = models.get("llama-3.2-1b")
