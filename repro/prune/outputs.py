@@ -21,12 +21,12 @@ def folders(args, crit: str, targets: list) -> list[Path]:
     """The output folder of each target, each checked before anything loads or is touched."""
     name = "-".join(x for x in (crit, args.allocation.tag) if x)
     outs = [args.out] if len(targets) == 1 else [args.out / f"{name}-{t.label}" for t in targets]
+    for o in outs:  # first what a killed prune left: its staging folder, a folder set aside
+        clean_stale(o.parent)
     for o in outs:
         check_replaceable(o, "--out", marker=SIDECAR, overwrite=args.overwrite,
                           keep=[args.model], stage="prune")
         check_destination(o, "--out")
-    for o in outs:
-        clean_stale(o.parent)  # what a killed prune left: its staging folder, or a folder set aside
     _run.clear()
     _run.update(targets=list(targets), outs=outs, saved=[])
     return outs
