@@ -164,10 +164,39 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
 
 
+def local_model_problem(path: str | Path) -> str | None:
+    """Why an existing path cannot be a model (None: a folder with config.json, or a .gguf)."""
+    p = Path(path)
+    if p.is_file():
+        return None if p.suffix == ".gguf" else \
+            f"{p} is a file, not a model folder (config.json and weights) or a .gguf file"
+    if not p.is_dir():
+        return None
+    try:
+        names = [e.name for e in p.iterdir()]
+    except OSError as exc:
+        return f"{p} cannot be read ({exc.strerror or exc}); check its permissions"
+    if not names:
+        return f"{p} is an empty folder: no model in it (config.json and weights)"
+    if "config.json" not in names and not any(n.endswith(".gguf") for n in names):
+        return (f"{p} holds no config.json: not a model folder (give the folder that "
+                "save_pretrained wrote)")
+    return None
+
+
+def model(text: str) -> str:
+    """A model: a models.yaml short name, a Hub id, a local folder or a .gguf file. A path
+    that exists (or is written as one) is checked here, when the command line is read."""
+    looks_like_path = "/" in text or "\\" in text or text.startswith(".") or Path(text).is_file()
+    if looks_like_path and Path(text).exists() and (problem := local_model_problem(text)):
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def add_models(p: argparse.ArgumentParser, default_help: str) -> None:
-    p.add_argument("--models", nargs="+", help=f"short names from repro/config/models.yaml or "
-                   f"local folders (default: {default_help})")
-    p.add_argument("--model", dest="models", nargs="+", help=argparse.SUPPRESS)
+    p.add_argument("--models", nargs="+", type=model, help=f"short names from "
+                   f"repro/config/models.yaml or local folders (default: {default_help})")
+    p.add_argument("--model", dest="models", nargs="+", type=model, help=argparse.SUPPRESS)
 
 
 def add_levels(p: argparse.ArgumentParser, default_help: str) -> None:

@@ -84,7 +84,10 @@ def env_info_once():
     Nothing in it changes within a process, so it is collected once and copied into each record."""
     import lm_eval.evaluator as evaluator
 
-    original = evaluator.add_env_info
+    from repro.core.provenance import kit_commit
+
+    original, git = evaluator.add_env_info, evaluator.get_git_commit_hash
+    evaluator.get_git_commit_hash = kit_commit  # its `git describe` in the cwd prints "fatal: ..."
 
     def once(storage: dict) -> None:
         if not _ENV_INFO:
@@ -95,7 +98,7 @@ def env_info_once():
     try:
         yield
     finally:
-        evaluator.add_env_info = original
+        evaluator.add_env_info, evaluator.get_git_commit_hash = original, git
 
 
 def run_task(lm, task: suites.TaskSpec, tm, *, chat: bool, settings: Settings) -> dict:

@@ -219,8 +219,9 @@ class _Run:
                          f"(e.g. {held[0].id}, by {Claims.describe(held[1])}); a claim whose "
                          "owner stopped is taken over once stale")
                 shown = len(left)
-            time.sleep(poll_seconds())
-            left = [c for c in left if not self.fresh(c, quiet=True)]
+            lapses = [t for t in (self.claims.stale_in(c) for c in left) if t is not None]
+            time.sleep(max(0.05, min([poll_seconds(), *(t + 0.05 for t in lapses)])))  # a dead
+            left = [c for c in left if not self.fresh(c, quiet=True)]  # owner's, once it lapses
             if any(self.claims.holder(c) is None for c in left):
                 return left
         return []

@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from repro.core import options, pruning
-from repro.core.atomicio import check_destination, clean_stale
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
 from repro.core.pruning import PAPER_TIE_BREAK, UNIFORM, Allocation
-from repro.prune import criteria
+from repro.prune import criteria, outputs
 from repro.prune.allocator import Allocator
 from repro.prune.apply import prune
 from repro.prune.ranking import rank
@@ -31,6 +30,7 @@ from repro.prune.save import check_space, save
 from repro.prune.widths import Target
 
 log = logging.getLogger("repro.prune")
+resume_hint = outputs.resume_hint  # what repro.cli says when prune is stopped
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -110,7 +110,7 @@ def prune_model(model: str | Path, out: Path, *, levels: Sequence[float] | None 
     windows of 512 tokens; seed: of the random criterion; tie_break: topk (the paper) or stable;
     out: the folder (several targets: one subfolder each); overwrite: replace what is there.
     """
-    from repro.core.textio import read_text
+    from repro.core.textio import TextFile
     from repro.prune.glu import check_config
     from repro.runtime.device import resolve
     from repro.runtime.hf import load, load_config
@@ -119,21 +119,14 @@ def prune_model(model: str | Path, out: Path, *, levels: Sequence[float] | None 
     crit = pruning.criterion(criterion)
     alloc = allocation if isinstance(allocation, Allocation) else pruning.allocation(allocation)
     pruning.tie_break(tie_break)
-    out = Path(out)
     targets = _targets(levels, expansion, align)
-    name = "-".join(x for x in (crit, alloc.tag) if x)
-    outs = [out] if len(targets) == 1 else [out / f"{name}-{t.label}" for t in targets]
-    for o in outs:  # every destination, before anything loads
-        check_destination(o, "--out")
-        clean_stale(o.parent)  # what a killed prune left: its staging folder, or a folder set aside
-    for o in outs:
-        if o.is_dir() and any(o.iterdir()) and not overwrite:
-            raise ReproError(f"output folder {o} exists and is not empty; pass --overwrite or choose another --out")
+    # every destination, checked before anything loads (never the source, only prune's folders)
+    outs = outputs.folders(Path(out), model, crit, alloc.tag, targets, overwrite=overwrite)
     needs_text = crit in pruning.CALIBRATED or alloc.rule == "owl"
     if needs_text and (calibration is None or not Path(calibration).is_file()):
         what = f"criterion '{crit}'" if crit in pruning.CALIBRATED else "allocation 'owl'"
         raise ReproError(f"{what} needs --calibration FILE (a UTF-8 text file)")
-    text = read_text(calibration, "--calibration") if needs_text else None
+    text = TextFile(calibration, "--calibration") if needs_text else None  # read as far as needed
     device = resolve(device)
 
     # config + structure only: fails fast, before any weights load
