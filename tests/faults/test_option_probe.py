@@ -26,6 +26,7 @@ FREE = {
     "--workloads": "efficiency: selected_workloads",
     "--profile": "efficiency: load_config (pipeline's --profile has choices)",
     "--sensitivity": "prune spareK: the scan's cells are read before any weights load",
+    "--id": "claims: select() names the closest ids before any data are read",
 }
 PATHS = {"--results", "--out", "--calibration", "--config", "--published", "--data"}
 # malformed for every checked number or name
