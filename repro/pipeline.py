@@ -34,7 +34,7 @@ from repro.config.neuron_selection import neuron_selection
 from repro.config.pipeline import Pipeline, Profile, pipeline
 from repro.core import options
 from repro.core.atomicio import check_destination, write_text
-from repro.core.errors import ReproError
+from repro.core.errors import ReproError, Terminated
 
 log = logging.getLogger("repro.pipeline")
 
@@ -116,6 +116,27 @@ def _die_with(parent: int):
     return arm
 
 
+STOP_GRACE_S = 20.0  # what a stopped stage gets to release its claims (docker stop waits 10 s)
+
+
+def run_stage(argv: list[str], env: dict) -> int:
+    """Run one stage and return its exit status. A stop of the pipeline is passed on and waited
+    for, so the stage releases its claims and says what it kept: SIGTERM is forwarded (Ctrl-C
+    already reached it through the terminal's process group); subprocess.run would SIGKILL it."""
+    child = subprocess.Popen(argv, env=env, preexec_fn=_die_with(os.getpid()))
+    try:
+        return child.wait()
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated) and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+
+
 INCOMPLETE = 3  # a grid stage's exit status when cells of its shard are missing (IncompleteGrid)
 
 
@@ -168,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.stages[stage].copies_published:  # aggregate: is every grid stage's grid there?
             check_grid(cfg, profile, [s for s in profile.stages if s not in order], values,
                        levels=args.levels, env=env)
-        rc = subprocess.run(argv, env=env, preexec_fn=_die_with(os.getpid())).returncode
+        rc = run_stage(argv, env)
         timings[stage] = round(time.monotonic() - t0, 1)
         if rc == INCOMPLETE:
             raise ReproError(f"stage '{stage}' left cells of its grid missing (see its line above); "

@@ -110,7 +110,8 @@ def test_a_stage_that_leaves_its_grid_incomplete_stops_the_pipeline(tmp_path, mo
     import repro.pipeline
 
     fake = FakeStages({"evaluate": 3})
-    monkeypatch.setattr(repro.pipeline.subprocess, "run", fake)
+    monkeypatch.setattr(repro.pipeline.subprocess, "run", fake)  # the --check calls
+    monkeypatch.setattr(repro.pipeline, "run_stage", lambda argv, env: fake(argv).returncode)
     rc = main(["pipeline", "--profile", "smoke", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and "stage 'evaluate' left cells of its grid missing" in err and len(err.splitlines()) == 1
@@ -122,7 +123,8 @@ def test_aggregating_shards_it_did_not_run_says_in_one_line_what_is_missing(tmp_
 
     line = "error: evaluate: 3 cell(s) of shard 1/1 are missing or out of date (e.g. evaluate/x)"
     fake = FakeStages({"evaluate --check": 3}, stderr=f"[repro] something\n{line}\n")
-    monkeypatch.setattr(repro.pipeline.subprocess, "run", fake)
+    monkeypatch.setattr(repro.pipeline.subprocess, "run", fake)  # the --check calls
+    monkeypatch.setattr(repro.pipeline, "run_stage", lambda argv, env: fake(argv).returncode)
     assert main(["pipeline", "--profile", "smoke", "--stages", "aggregate", "tables",
                  "--out", str(tmp_path)]) == 0
     checked = [c[0] for c in fake.calls if "--check" in c]
@@ -132,3 +134,43 @@ def test_aggregating_shards_it_did_not_run_says_in_one_line_what_is_missing(tmp_
     assert out == ["== pipeline: aggregating an INCOMPLETE grid: evaluate: 3 cell(s) of shard 1/1 "
                    "are missing or out of date (e.g. evaluate/x)"]
     assert [c[0] for c in fake.calls if "--check" not in c] == ["aggregate", "tables"]
+
+
+STAGE = """import signal, sys, time, pathlib
+out = pathlib.Path(sys.argv[1])
+def stop(*_):
+    time.sleep(0.5)  # a stage's cleanup: claims released, temporary files removed
+    (out / "cleaned").write_text("yes")
+    sys.exit(143)
+signal.signal(signal.SIGTERM, stop)
+(out / "started").write_text("yes")
+time.sleep(60)
+"""
+
+PIPELINE = """import signal, sys
+from repro.core.errors import Terminated
+from repro.pipeline import run_stage
+def term(*_):
+    raise Terminated()
+signal.signal(signal.SIGTERM, term)
+try:
+    run_stage([sys.executable, "-c", sys.argv[1], sys.argv[2]], None)
+except Terminated:
+    sys.exit(143)
+"""
+
+
+def test_a_stopped_pipeline_lets_its_stage_clean_up(tmp_path):
+    """SIGTERM to the pipeline (docker stop, SLURM) reaches the running stage, which releases its
+    claims before the pipeline exits; subprocess.run killed it with SIGKILL instead."""
+    import subprocess
+    import time
+
+    pipe = subprocess.Popen([sys.executable, "-c", PIPELINE, STAGE, str(tmp_path)], cwd=KIT)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline and pipe.poll() is None, "the stage never started"
+        time.sleep(0.05)
+    pipe.terminate()
+    assert pipe.wait(timeout=30) == 143
+    assert (tmp_path / "cleaned").read_text() == "yes"

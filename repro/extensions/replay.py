@@ -48,8 +48,8 @@ def _nbytes(out: Any) -> int:
 
 def _key(args: tuple, kwargs: dict) -> str | None:
     """Identity of a top-level forward call, or None where replaying is not safe."""
-    if kwargs.get("past_key_values") is not None or kwargs.get("inputs_embeds") is not None:
-        return None
+    if any(kwargs.get(k) is not None for k in ("past_key_values", "cache", "inputs_embeds")):
+        return None  # a KV cache (past_key_values in transformers 4.x, cache in 5.x): not replayable
     ids = kwargs.get("input_ids", args[0] if args else None)
     if not isinstance(ids, torch.Tensor):
         return None

@@ -68,3 +68,13 @@ def test_perplexity_is_exp_of_mean_token_nll_over_real_tokens():
         logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.double(), -1)
     nll = [-float(logp[b, t, ids[b, t + 1]]) for b in range(2) for t in range(5) if mask[b, t + 1]]
     assert n == 3 + 5 and math.isclose(ppl, math.exp(sum(nll) / n), rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["past_key_values", "cache", "inputs_embeds"])
+def test_a_call_with_a_kv_cache_is_never_replayed(name):
+    """transformers 4.x passes the KV cache as past_key_values, 5.x as cache: neither replays."""
+    from repro.extensions.replay import _key
+
+    ids = torch.tensor([[1, 2, 3]])
+    assert _key((ids,), {}) is not None
+    assert _key((ids,), {name: object()}) is None
