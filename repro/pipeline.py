@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from repro.config import models
+from repro.config.efficiency import load_config as efficiency_config
 from repro.config.neuron_selection import neuron_selection
 from repro.config.pipeline import Pipeline, Profile, pipeline
 from repro.core import options
@@ -81,7 +82,7 @@ def command(cfg: Pipeline, profile: Profile, stage: str, values: dict[str, list[
     argv = []
     for arg in spec.args:
         key = arg[1:-1] if arg.startswith("{") and arg.endswith("}") else None
-        if key in ("models", "selection_models"):
+        if key in ("models", "selection_models", "efficiency_models"):
             argv += values[key]
         else:
             argv.append(arg.format(**{k: v[0] for k, v in values.items() if len(v) == 1}))
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     out = (args.out or Path(os.environ.get("REPRO_OUT") or profile.out)).absolute()
     check_destination(out, "--out")  # before any stage starts
     values = {"models": models_, "selection_models": selection_models(profile, models_),
+              "efficiency_models": efficiency_config().profiled(models_, profile.efficiency_models),
               "out": [str(out)], "results": [str(out / "results")], "data": [str(out / "data")],
               "generated": [str(out / "generated")], "run_id": [profile.run_id]}
     order, later = plan(cfg, profile, stages=args.stages, shard=args.shard,
@@ -136,7 +138,12 @@ def run(args: argparse.Namespace) -> int:
             log.info("neuron-selection: skipped (it runs on %s, none selected)",
                      ", ".join(neuron_selection().models))
             continue
-        argv = command(cfg, profile, stage, values, levels=args.levels, shard=args.shard)
+        if stage == "efficiency" and not values["efficiency_models"]:
+            log.info("efficiency: skipped (it profiles %s, none selected)",
+                     ", ".join(efficiency_config().models))
+            continue
+        argv = command(cfg, profile, stage, values, levels=args.levels or profile.levels,
+                       shard=args.shard)
         print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}", flush=True)
         t0 = time.monotonic()
         rc = subprocess.run(argv, env=env, preexec_fn=_die_with(os.getpid())).returncode

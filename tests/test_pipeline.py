@@ -33,8 +33,10 @@ def test_preflight_guards_heavy_stages_only():
     assert _plan(stages=["evaluate"])[0] == ["preflight", "evaluate"]
     assert _plan(stages=["aggregate", "tables"])[0] == ["aggregate", "tables"]  # nothing heavy
     assert _plan(skip_preflight=True)[0][0] == "neuron-selection"
-    assert _plan("smoke")[0] == ["prepare", "neuron-selection", "evaluate", "sensitivity", "extensions",
-                                 "aggregate", "tables"]
+    assert _plan("smoke")[0] == ["prepare", "neuron-selection", "evaluate", "efficiency",
+                                 "sensitivity", "extensions", "aggregate", "tables"]
+    assert _plan("smollm2")[0] == ["prepare", "neuron-selection", "evaluate", "sensitivity",
+                                   "extensions", "aggregate", "tables"]
 
 
 def test_a_shard_runs_the_grid_and_leaves_the_rest_for_after():
@@ -62,6 +64,22 @@ def test_commands_fill_the_templates():
     ns = command(cfg, cfg.profiles["smoke"], "neuron-selection", values, levels=None, shard=None)
     assert ns[3:] == ["neuron-selection", "--models", "llama-3.2-1b", "--results", "/o/results",
                       "--calibration-samples", "4"]
+
+
+def test_efficiency_models_are_the_ones_the_paper_profiled_unless_a_profile_says():
+    from repro.config.efficiency import load_config
+
+    cfg, eff = pipeline(), load_config()
+    paper = ["llama-3.2-1b", "llama-3.2-3b", "llama-3.2-1b-instruct"]
+    assert eff.profiled(paper, cfg.profiles["paper"].efficiency_models) == paper[:2]
+    assert eff.profiled(["llama-3.2-1b-instruct"], cfg.profiles["paper"].efficiency_models) == []
+    smoke = cfg.profiles["smoke"]
+    assert eff.profiled(["smollm2-135m-instruct"], smoke.efficiency_models) == ["smollm2-135m-instruct"]
+    values = {"efficiency_models": paper[:2], "results": ["/o/results"]}
+    argv = command(cfg, cfg.profiles["paper"], "efficiency", values, levels=None, shard=None)
+    assert argv[3:] == ["efficiency", "--models", *paper[:2], "--results", "/o/results"]
+    # the smoke profile's own levels, unless --levels is given
+    assert smoke.levels == (0.0, 40.0) and cfg.profiles["paper"].levels is None
 
 
 def test_neuron_selection_models_among_those_selected():

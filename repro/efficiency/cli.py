@@ -45,7 +45,7 @@ log = logging.getLogger("repro.efficiency")
 def configure(p: argparse.ArgumentParser) -> None:
     from repro.prune.names import criterion
 
-    options.add_grid(p, models_help="the paper's three (models.yaml)",
+    options.add_grid(p, models_help="the two the paper profiled (efficiency.yaml `models`)",
                      levels_help="each model's list in models.yaml",
                      criteria=None, criterion=criterion)
     p.add_argument("--widths", nargs="+", choices=WIDTHS,
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         raise ReproError("--prompt-source datasets needs a tokenizer; random weights have none")
     widths = args.widths or ["unaligned"] + [f"align{a}" for a in cfg.alignment]
     wls = selected_workloads(cfg, args.workloads, args.protocols)
-    specs = [models.get(m) for m in (args.models or models.paper_models())]
+    specs = [models.get(m) for m in (args.models or cfg.models)]  # default: the models the paper profiled
     for spec in specs:  # every check before the first model loads
         if args.levels:
             spec.check_levels(args.levels)

@@ -97,7 +97,8 @@ class Planned:
 
 
 def plan(spec_name: str, criterion: str, levels, widths, wls: list[Workload], *,
-         variant_kw: dict, prompt_source: str, width: int | None = None) -> list[Planned]:
+         variant_kw: dict, prompt_source: str, width: int | None = None,
+         measures=lambda kind, width: True) -> list[Planned]:
     """The cells to measure. An aligned variant whose width equals the unaligned one (level 0,
     or e.g. 4096 = 50% of 8192) is left out when the original `width` is known."""
     out = []
@@ -112,7 +113,7 @@ def plan(spec_name: str, criterion: str, levels, widths, wls: list[Workload], *,
                     continue
                 if Target(level=level, align=align).width(width, 1) == Target(level=level).width(width, 1):
                     continue
-            for wl in wls:
+            for wl in (w for w in wls if measures(w.kind, w_name)):  # efficiency.yaml `widths`
                 synthetic = wl.kind == "paper" and prompt_source == "synthetic"
                 v = variant_name(align=align, synthetic=synthetic, **variant_kw)
                 out.append(Planned(Cell(EFFICIENCY_STAGE, spec_name, criterion, float(level), wl.name, v), wl, align))
@@ -140,7 +141,8 @@ def profile_model(spec, args, cfg: EfficiencyConfig, *, device, criterion, width
         model, tok, source = load_base(spec, dtype=dtype, device=device, random_weights=False, cfg=cfg)
         prompt_source = resolve_prompt_source(args.prompt_source, cfg, tok)
     grid = plan(spec.name, criterion, args.levels or list(spec.levels), widths, wls,
-                variant_kw=variant_kw, prompt_source=prompt_source, width=spec.intermediate_size)
+                variant_kw=variant_kw, prompt_source=prompt_source, width=spec.intermediate_size,
+                measures=cfg.measures)
     by_cell = {g.cell: g for g in grid}
     ident = identity(spec, cfg, args.random_weights)
     todo = cells.shard(stale(args.results, list(by_cell), args.tie_break, ident), args.shard)
@@ -157,7 +159,7 @@ def profile_model(spec, args, cfg: EfficiencyConfig, *, device, criterion, width
         model, tok, source = load_base(spec, dtype=dtype, device=device,
                                        random_weights=args.random_weights, cfg=cfg)
     bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
-                  prompt_source=prompt_source)
+                  prompt_source=prompt_source, model_name=spec.name)
     ranking = rank(model, criterion)
     context = {"spec": spec, "identity": ident, "source": source, "gpu": meter.device_record(),
                "dtype": dtype, "prompt_source": prompt_source}
