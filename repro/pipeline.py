@@ -31,6 +31,7 @@ from repro.config.pipeline import Pipeline, Profile, pipeline
 from repro.core import options
 from repro.core.atomicio import check_destination, write_text
 from repro.core.errors import ReproError
+from repro.ops import estimate
 
 log = logging.getLogger("repro.pipeline")
 
@@ -51,6 +52,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="the published figures, copied beside the run's data for tables and claims")
     p.add_argument("--threads", type=options.positive_int,
                    help="torch CPU threads per stage (default: the profile's)")
+    estimate.add_options(p)  # --dry-run, --gpu, --selftest: the run's cost before it starts
 
 
 def plan(cfg: Pipeline, profile: Profile, *, stages: list[str] | None, shard: str | None,
@@ -129,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
                         skip_preflight=args.skip_preflight)
     env = {**os.environ, **{k: v for k, v in profile.env.items() if k not in os.environ}}
     threads = args.threads or profile.threads
+    if args.dry_run:  # the stages' commands and the run's estimated cost (repro/ops/estimate.py)
+        levels = args.levels or profile.levels
+        for stage in order:
+            argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard)
+            print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}")
+        return estimate.dry_run(args, cfg, profile, order, values, levels, threads)
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     timings: dict[str, float] = {}

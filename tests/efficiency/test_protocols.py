@@ -129,7 +129,7 @@ def test_throughput_energy_per_real_token_with_fake_nvml(tmp_path):
     assert all(x["seconds"] >= 0.004 for x in out["energy"]["readings"])
     net = out["energy"]["net_j_per_block"]
     assert all(j > 0 for j in net)
-    per_call = sorted(j / c for j, c in zip(net, calls))
+    per_call = sorted(j / c for j, c in zip(net, calls, strict=True))
     assert r["energy_j_per_token_median"]["value"] == pytest.approx(per_call[2] / 12)
     assert r["energy_j_per_token_median"]["unit"] == "J/token"
     assert r["energy_j_per_request_median"]["value"] == pytest.approx(per_call[2] / 3)

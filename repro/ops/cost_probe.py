@@ -1,0 +1,153 @@
+"""Measure this host's rates in seconds (torch), for the run-time estimate when no selftest.json
+says them: random weights of each model's exact shape (efficiency.yaml `shapes`) time a few
+forwards and decode steps at the run's dtype and threads; one child process times starting a
+stage (python, torch, transformers, lm-eval's task index) and lm-eval's host work per cell (a
+toy model on the local multiple-choice task).
+
+    rates = measure(["smollm2-135m-instruct"], device="cpu", threads=1)     # a cost_rates.Rates
+    python -m repro.ops.cost_probe      # the child: prints its figures as JSON
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from repro.config.costs import costs
+from repro.ops.cost_rates import Line, ModelRate, Rates
+from repro.ops.cost_work import shape_of
+
+FULL_MODEL_PARAMS = 4e8  # above this, time 2 layers and the rest of the model, and extrapolate
+
+
+def _best(fn, reps: int = 3) -> float:
+    """The fastest of `reps` timed calls after one warm-up (a shared host's least-disturbed run)."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def _model(shape_name: str, dtype: str, device: str, layers: int | None):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from repro.config.efficiency import load_config
+    from repro.runtime.hf import resolve_dtype
+
+    raw = dict(load_config().shapes[shape_name])
+    if layers is not None:
+        raw["num_hidden_layers"] = layers
+    config = AutoConfig.for_model(raw.pop("model_type"), **raw)
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=resolve_dtype(dtype))
+    return model.eval()
+
+
+def _times(model, device: str, vocab: int) -> dict[str, float]:
+    """Forward of 1 x 64 and 1 x 512 tokens; a decode step at batch 1 and 8 after 64 tokens."""
+    import torch
+
+    def sync():
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    g = torch.Generator().manual_seed(0)
+    out = {}
+    with torch.inference_mode():
+        for n in (64, 512):
+            ids = torch.randint(3, vocab, (1, n), generator=g).to(device)
+            out[f"fwd_{n}"] = _best(lambda ids=ids: (model(input_ids=ids), sync()))
+        for b in (1, 8):
+            ids = torch.randint(3, vocab, (b, 64), generator=g).to(device)
+            past = model(input_ids=ids, use_cache=True).past_key_values
+            nxt = ids[:, -1:]
+
+            def step(past=past, nxt=nxt):
+                model(input_ids=nxt, past_key_values=past, use_cache=True)
+                past.crop(64)  # the cache grows by one token a step: keep it at 64
+                sync()
+
+            out[f"dec_{b}"] = _best(step)
+    return out
+
+
+def model_rate(name: str, dtype: str, device: str) -> ModelRate:
+    shape = shape_of(name, dtype)
+    if shape.params() <= FULL_MODEL_PARAMS:
+        t = _times(_model(name, dtype, device, None), device, shape.vocab)
+    else:  # 2 layers and none: the layers' share, times the model's layer count
+        t2 = _times(_model(name, dtype, device, 2), device, shape.vocab)
+        t0 = _times(_model(name, dtype, device, 0), device, shape.vocab)
+        t = {k: t0[k] + (t2[k] - t0[k]) * shape.layers / 2 for k in t2}
+    return ModelRate(forward=Line.through(64, t["fwd_64"], 512, t["fwd_512"]),
+                     decode=Line.through(1, t["dec_1"], 8, t["dec_8"]), params=shape.params())
+
+
+def host_figures(threads: int | None) -> dict:
+    """Run this module as a child process (the stage's own environment) and read its figures."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false")
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "repro.ops.cost_probe", str(t0)], env=env,
+                       capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def measure(names: list[str], *, device: str, threads: int | None, dtypes: dict[str, str]) -> Rates:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    h = host_figures(threads)
+    name = "CPU" if device == "cpu" else torch.cuda.get_device_name(device)
+    rates = Rates(source=f"measured now on this host ({name}, {threads or 'default'} thread(s))",
+                  device="cpu" if device == "cpu" else "cuda", device_name=name,
+                  stage_start_s=h["stage_start_s"], cell_s=h["cell_s"], request_ms=h["request_ms"],
+                  load_s_per_gb=costs().host.load_s_per_gb * h["host_factor"],
+                  host_factor=h["host_factor"])
+    for n in names:
+        rates.models[n] = model_rate(n, dtypes[n], device)
+    return rates
+
+
+def _child(t_spawn: float) -> dict:
+    """In a fresh process: the cost of starting a stage, then lm-eval's work per cell."""
+    import lm_eval  # noqa: F401 - the import is what is timed
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from repro.evaluate.tasks.build import build
+    from repro.testing.toy import toy_model, toy_tokenizer
+
+    tm = TaskManager(include_path=str(build()))
+    started = time.perf_counter() - t_spawn
+    lm = HFLM(pretrained=toy_model(), tokenizer=toy_tokenizer(), batch_size=1, max_length=256)
+
+    def cell(limit: int) -> float:
+        t0 = time.perf_counter()
+        simple_evaluate(model=lm, tasks=["smoke_mc"], limit=limit, task_manager=tm,
+                        bootstrap_iters=0, log_samples=True, verbosity="ERROR")
+        return time.perf_counter() - t0
+
+    cell(1)  # warm-up: first-call imports and caches
+    small, large = min(cell(2) for _ in range(2)), min(cell(12) for _ in range(2))
+    per_request = max(large - small, 0.0) / (10 * 4)  # 4 choices a question
+    return {"stage_start_s": started, "cell_s": max(small - 8 * per_request, 0.0),
+            "request_ms": per_request * 1e3, "host_factor": started / costs().host.reference_start_s}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(float(sys.argv[1]))))
