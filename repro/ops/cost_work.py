@@ -135,6 +135,7 @@ class Context:
     levels: tuple[float, ...] | None
     extra: dict[str, dict]            # per stage: the parsed extra arguments (see estimate.py)
     device: str                       # cpu | cuda
+    stages: tuple[str, ...] = ()      # the run's stages (a cell an earlier stage computes is reused)
 
 
 def _levels(ctx: Context, spec) -> list[float]:
@@ -159,26 +160,30 @@ def neuron_selection_work(ctx: Context, setting: Setting) -> StageWork:
     for name in ctx.selection_models:
         spec = models.get(name)
         tasks = suites.resolve(spec.selection_suite or ns.suite)
-        plan = ModelPlan(spec, tasks, [float(x) for x in ns.levels], list(ns.criteria), [""])
+        crits = extra.get("criteria") or list(ns.criteria)
+        plan = ModelPlan(spec, tasks, [float(x) for x in ns.levels], crits, [""])
         cells = plan.build_cells()
         w.cells += len(cells)
         w.loads.append(name)
         for c in cells:
             w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
-        for _ in set(ns.criteria) & set(calibrated()):
+        for _ in set(crits) & set(calibrated()):
             w.add_calibration(name, extra.get("calibration_samples", 32))
     return w
 
 
-def evaluate_work(ctx: Context, setting: Setting) -> StageWork:
+def evaluate_plan(ctx: Context, spec):
     from repro.evaluate.plan import ModelPlan
 
+    return ModelPlan(spec, suites.resolve(spec.suite), _levels(ctx, spec), ["maw"], [""])
+
+
+def evaluate_work(ctx: Context, setting: Setting) -> StageWork:
     extra = ctx.extra.get("evaluate", {})
     w = StageWork("evaluate")
     for name in ctx.models:
         spec = models.get(name)
-        plan = ModelPlan(spec, suites.resolve(spec.suite), _levels(ctx, spec), ["maw"], [""])
-        cells = plan.build_cells()
+        cells = evaluate_plan(ctx, spec).build_cells()
         w.cells += len(cells)
         w.loads.append(name)
         for c in cells:
@@ -224,6 +229,8 @@ def extensions_work(ctx: Context, setting: Setting) -> StageWork:
         plan = ModelPlan(spec, suites.resolve(spec.suite, [task]), spec.check_levels(levels), [],
                          [""], pairs=[(r.criterion, r.tag) for r in ext.report.rows])
         cells = plan.build_cells()
+        if "evaluate" in ctx.stages:  # the maw cells at evaluate's levels are evaluate's own
+            cells = [c for c in cells if c not in set(evaluate_plan(ctx, spec).build_cells())]
         w.cells += len(cells)
         w.loads.append(name)
         for c in cells:
@@ -239,6 +246,7 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
     workloads as seeds x calls of prefill + new-token decode steps (an upper bound: generation
     stops at EOS); one idle calibration per session (drift checks are priced in estimate.py)."""
     from repro.efficiency.cells import planned
+    from repro.efficiency.workloads import workloads
 
     extra = ctx.extra.get("efficiency", {})
     cfg = cfg or efficiency_config(profile=extra.get("profile"))
@@ -247,7 +255,9 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
     for name in ctx.efficiency_models:
         spec = models.get(name)
         w.loads.append(name)
-        cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"))
+        wls = [w for w in workloads(cfg) if not extra.get("workloads") or w.name in extra["workloads"]]
+        cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"),
+                        wls=wls)
         w.cells += len(cells)
         for level, _, wl in cells:
             if protocol_of(wl.kind) == "corrected":

@@ -50,6 +50,8 @@ def extra_args(argv) -> dict:
     p.add_argument("--profile")
     p.add_argument("--widths", nargs="+")
     p.add_argument("--tasks", nargs="+")
+    p.add_argument("--criteria", nargs="+")
+    p.add_argument("--workloads", nargs="+")
     known, _ = p.parse_known_args(list(argv))
     return {k: v for k, v in vars(known).items() if v is not None}
 
@@ -91,11 +93,12 @@ def request_s(j, shape, rates: Rates, eff) -> float:
     return (j.warmups + n) * one + energy
 
 
-def context(pipe, profile, models_, values: dict, levels, device: str) -> Context:
-    return Context(models=tuple(models_), selection_models=tuple(values["selection_models"]),
+def context(profile, values: dict, levels, device: str, stages) -> Context:
+    return Context(models=tuple(values["models"]), selection_models=tuple(values["selection_models"]),
                    efficiency_models=tuple(values["efficiency_models"]),
                    levels=tuple(levels) if levels else None,
-                   extra={s: extra_args(a) for s, a in profile.extra.items()}, device=device)
+                   extra={s: extra_args(a) for s, a in profile.extra.items()}, device=device,
+                   stages=tuple(stages))
 
 
 def host_rates(args, ctx_models: list[str], dtypes: dict[str, str], threads) -> Rates | None:
@@ -193,6 +196,6 @@ def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads
     dtypes = {m: shape_of(m).dtype for m in need}
     rates = host_rates(args, need, dtypes, threads)
     device = rates.device if rates else "cuda"
-    ctx = context(pipe, profile, models_, values, levels, device)
+    ctx = context(profile, values, levels, device, order)
     print(render(estimate(order, ctx, rates), rates, which_setting(device)))
     return 0
