@@ -114,7 +114,7 @@ def measure(names: list[str], *, device: str, threads: int | None, dtypes: dict[
                   device="cpu" if device == "cpu" else "cuda", device_name=name,
                   stage_start_s=h["stage_start_s"], cell_s=h["cell_s"], request_ms=h["request_ms"],
                   load_s_per_gb=costs().host.load_s_per_gb * h["host_factor"],
-                  host_factor=h["host_factor"])
+                  host_factor=h["host_factor"], threads=threads)
     for n in names:
         rates.models[n] = model_rate(n, dtypes[n], device)
     return rates

@@ -48,6 +48,7 @@ class Rates:
     request_ms: float              # ... and per request
     load_s_per_gb: float
     host_factor: float = 1.0       # this host's CPU speed relative to the costs.yaml reference
+    threads: int | None = None     # torch CPU threads the figures were measured with
     estimate: bool = False         # True for a table row: not measured on this host
     models: dict[str, ModelRate] = field(default_factory=dict)
     table: Device | None = None
@@ -91,7 +92,8 @@ class Rates:
         models = {k: ModelRate(Line(**v["forward"]), Line(**v["decode"]), v["params"])
                   for k, v in rec.get("models", {}).items()}
         fields = {k: rec[k] for k in ("source", "device", "device_name", "stage_start_s", "cell_s",
-                                      "request_ms", "load_s_per_gb", "host_factor", "estimate")}
+                                      "request_ms", "load_s_per_gb", "host_factor", "threads",
+                                      "estimate")}
         return Rates(**fields, models=models)
 
 

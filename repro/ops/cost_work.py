@@ -10,6 +10,7 @@ repro.efficiency.cells); the work per cell from repro/config/costs.yaml and the 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ class Shape:
         return self.params(level) * DTYPE_BYTES.get(self.dtype, 4)
 
 
+@functools.cache
 def shape_of(name: str, dtype: str | None = None) -> Shape:
     spec = models.get(name)
     raw = efficiency_config().shapes.get(name)

@@ -109,17 +109,18 @@ def host_rates(args, ctx_models: list[str], dtypes: dict[str, str], threads) -> 
         import torch
     except ImportError:
         return None
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.selftest and args.selftest.is_file():
-        rec = json.loads(args.selftest.read_text()).get("rates")
-        if rec and rec["device"] == device and all(m in rec["models"] for m in ctx_models):
-            return Rates.from_record({**rec, "source": f"{args.selftest} ({rec['source']})"})
-    from repro.ops.cost_probe import measure
+    from repro.ops.cost_probe import measure, model_rate
 
-    print(f"== estimate: measuring this host's rates ({device}; no selftest.json covers the run)",
-          flush=True)
-    return measure(ctx_models, device="cuda:0" if device == "cuda" else "cpu", threads=threads,
-                   dtypes=dtypes)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    where = "cuda:0" if device == "cuda" else "cpu"
+    rec = json.loads(args.selftest.read_text()).get("rates") if args.selftest.is_file() else None
+    if rec and rec["device"] == device and (device == "cuda" or rec.get("threads") == threads):
+        rates = Rates.from_record({**rec, "source": f"{args.selftest} ({rec['source']})"})
+        for m in (m for m in ctx_models if m not in rates.models):  # measure what it lacks
+            rates.models[m] = model_rate(m, dtypes[m], where)
+        return rates
+    print(f"== estimate: measuring this host's rates ({device}; no selftest.json for it)", flush=True)
+    return measure(ctx_models, device=where, threads=threads, dtypes=dtypes)
 
 
 def estimate(stages: list[str], ctx: Context, rates: Rates | None) -> dict[str, StageCost]:
