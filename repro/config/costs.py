@@ -77,6 +77,7 @@ class Host:
     cell_s: float
     request_ms: float
     reference_start_s: float
+    kit_cell_s: float
     light_stage_s: dict[str, float]
     download_s: float
 

@@ -23,7 +23,7 @@ from repro.ops.cost_work import shape_of
 FULL_MODEL_PARAMS = 4e8  # above this, time 2 layers and the rest of the model, and extrapolate
 
 
-def _best(fn, reps: int = 3) -> float:
+def _best(fn, reps: int = 5) -> float:
     """The fastest of `reps` timed calls after one warm-up (a shared host's least-disturbed run)."""
     fn()
     times = []
@@ -52,7 +52,7 @@ def _model(shape_name: str, dtype: str, device: str, layers: int | None):
 
 
 def _times(model, device: str, vocab: int) -> dict[str, float]:
-    """Forward of 1 x 64 and 1 x 512 tokens; a decode step at batch 1 and 8 after 64 tokens."""
+    """Forward of 1 x 16 and 1 x 512 tokens; a decode step at batch 1 and 8 after 64 tokens."""
     import torch
 
     def sync():
@@ -62,7 +62,7 @@ def _times(model, device: str, vocab: int) -> dict[str, float]:
     g = torch.Generator().manual_seed(0)
     out = {}
     with torch.inference_mode():
-        for n in (64, 512):
+        for n in (16, 512):
             ids = torch.randint(3, vocab, (1, n), generator=g).to(device)
             out[f"fwd_{n}"] = _best(lambda ids=ids: (model(input_ids=ids), sync()))
         for b in (1, 8):
@@ -87,7 +87,7 @@ def model_rate(name: str, dtype: str, device: str) -> ModelRate:
         t2 = _times(_model(name, dtype, device, 2), device, shape.vocab)
         t0 = _times(_model(name, dtype, device, 0), device, shape.vocab)
         t = {k: t0[k] + (t2[k] - t0[k]) * shape.layers / 2 for k in t2}
-    return ModelRate(forward=Line.through(64, t["fwd_64"], 512, t["fwd_512"]),
+    return ModelRate(forward=Line.through(16, t["fwd_16"], 512, t["fwd_512"]),
                      decode=Line.through(1, t["dec_1"], 8, t["dec_8"]), params=shape.params())
 
 

@@ -38,6 +38,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
                                  "instead of this host")
     p.add_argument("--selftest", type=Path, default=SELFTEST,
                    help="the self-test's figures for this host's rates (default: %(default)s)")
+    p.add_argument("--estimate-json", type=Path, help="with --dry-run: also write the estimate here")
 
 
 def extra_args(argv) -> dict:
@@ -67,6 +68,7 @@ def price(work: StageWork, rates: Rates, eff) -> float:
     t = work.starts * rates.stage_start_s + work.sleep_s + work.fixed_s * rates.host_factor
     t += sum(shape_of(m).weight_bytes() / 1e9 * rates.load_s_per_gb for m in work.loads)
     t += work.lm_eval_cells * rates.cell_s + work.lm_eval_requests * rates.request_ms / 1e3
+    t += work.cells * costs().host.kit_cell_s * rates.host_factor
     busy = 0.0
     for j in work.jobs:
         shape = shape_of(j.model)
@@ -156,11 +158,11 @@ def _cached(names) -> bool:
 
 def render(costs_by_stage: dict[str, StageCost], rates: Rates | None, runs: str) -> str:
     head = (f"{'stage':<17}{'cells':>7}{'requests':>11}{'prompt tok':>12}{'generated':>11}"
-            f"{'paper h':>10}{'fast h':>9}")
+            f"{'paper':>10}{'fast':>9}")
     lines = ["== estimate: what this run computes and how long it takes", head]
 
-    def h(x):
-        return "    ?" if x is None else (f"{x:.2f}" if x < 10 else f"{x:.0f}")
+    def h(x):  # hours, shown in minutes below one
+        return "?" if x is None else (f"{x * 60:.1f} min" if x < 1 else f"{x:.1f} h")
 
     tot = {s: 0.0 for s in SETTINGS}
     for stage, sc in costs_by_stage.items():
@@ -198,5 +200,17 @@ def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads
     rates = host_rates(args, need, dtypes, threads)
     device = rates.device if rates else "cuda"
     ctx = context(profile, values, levels, device, order)
-    print(render(estimate(order, ctx, rates), rates, which_setting(device)))
+    got, runs = estimate(order, ctx, rates), which_setting(device)
+    print(render(got, rates, runs))
+    if args.estimate_json:
+        from repro.core.atomicio import write_text
+
+        rec = {"runs": runs, "rates": None if rates is None else rates.record(),
+               "stages": {s: {"cells": c.work["paper"].cells, "requests": c.work["paper"].requests,
+                              "prompt_tokens": c.work["paper"].prompt_tokens,
+                              "generated_tokens": c.work["paper"].generated_tokens,
+                              "seconds": {k: None if v is None else v * 3600
+                                          for k, v in c.hours.items()}}
+                          for s, c in got.items()}}
+        write_text(args.estimate_json, json.dumps(rec, indent=1) + "\n")
     return 0
