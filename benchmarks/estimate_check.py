@@ -7,7 +7,9 @@ In the clone: `python -m repro pipeline --profile P --dry-run --estimate-json es
 probe of this host, or the clone's selftest.json if there is one), then the run itself
 (`python -m repro pipeline --profile P`), whose timings.json holds the wall seconds per stage.
 Prints, per stage and in total, the estimate in the setting the run uses, the measured seconds
-and their ratio, with the load average before and after (a shared machine moves both).
+and their ratio, with the load average before and after. On a shared machine other jobs stretch
+wall time: a one-thread CPU run is estimated in CPU seconds (its wall seconds on an idle host),
+so the total is also compared with the run's measured CPU seconds (user + system, all stages).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,9 +40,10 @@ def main() -> int:
     t0 = time.monotonic()
     subprocess.run([*run, "--dry-run", "--estimate-json", "est.json"], cwd=clone, env=env, check=True)
     probe_s = time.monotonic() - t0
-    t0 = time.monotonic()
+    t0, ru0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(run, cwd=clone, env=env, check=True)
-    wall = time.monotonic() - t0
+    wall, ru1 = time.monotonic() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     load1 = os.getloadavg()
     est = json.loads((clone / "est.json").read_text())
     measured = json.loads((clone / "build/run/timings.json").read_text())
@@ -54,6 +58,7 @@ def main() -> int:
         print(f"{stage:<18}{s:>10.1f}{m if m is not None else float('nan'):>10.1f}"
               f"{(s / m if m else float('nan')):>8.2f}")
     print(f"{'total':<18}{total:>10.1f}{measured['total']:>10.1f}{total / measured['total']:>8.2f}")
+    print(f"{'total, CPU seconds':<18}{total:>10.1f}{cpu:>10.1f}{total / cpu:>8.2f}")
     print(f"(dry run with its probe: {probe_s:.0f} s; run: {wall:.0f} s; load average "
           f"{load0[0]:.1f} before, {load1[0]:.1f} after, on {os.cpu_count()} cores)")
     return 0

@@ -21,16 +21,24 @@ from repro.ops.cost_rates import Line, ModelRate, Rates
 from repro.ops.cost_work import shape_of
 
 FULL_MODEL_PARAMS = 4e8  # above this, time 2 layers and the rest of the model, and extrapolate
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def _best(fn, reps: int = 5) -> float:
-    """The fastest of `reps` timed calls after one warm-up (a shared host's least-disturbed run)."""
+def clock_for(device: str, threads: int | None) -> str:
+    """A one-thread CPU run is timed in CPU seconds, which other jobs on a shared machine do not
+    stretch (on an idle host they are its wall seconds); everything else in wall seconds."""
+    return "cpu" if device == "cpu" and threads == 1 else "wall"
+
+
+def _best(fn, reps: int = 5, clock: str = "wall") -> float:
+    """The fastest of `reps` timed calls after one warm-up."""
+    now = CLOCK[clock]
     fn()
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = now()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return min(times)
 
 
@@ -51,7 +59,7 @@ def _model(shape_name: str, dtype: str, device: str, layers: int | None):
     return model.eval()
 
 
-def _times(model, device: str, vocab: int) -> dict[str, float]:
+def _times(model, device: str, vocab: int, clock: str) -> dict[str, float]:
     """Forward of 1 x 16 and 1 x 512 tokens; a decode step at batch 1 and 8 after 64 tokens."""
     import torch
 
@@ -64,7 +72,7 @@ def _times(model, device: str, vocab: int) -> dict[str, float]:
     with torch.inference_mode():
         for n in (16, 512):
             ids = torch.randint(3, vocab, (1, n), generator=g).to(device)
-            out[f"fwd_{n}"] = _best(lambda ids=ids: (model(input_ids=ids), sync()))
+            out[f"fwd_{n}"] = _best(lambda ids=ids: (model(input_ids=ids), sync()), clock=clock)
         for b in (1, 8):
             ids = torch.randint(3, vocab, (b, 64), generator=g).to(device)
             past = model(input_ids=ids, use_cache=True).past_key_values
@@ -75,30 +83,30 @@ def _times(model, device: str, vocab: int) -> dict[str, float]:
                 past.crop(64)  # the cache grows by one token a step: keep it at 64
                 sync()
 
-            out[f"dec_{b}"] = _best(step)
+            out[f"dec_{b}"] = _best(step, clock=clock)
     return out
 
 
-def model_rate(name: str, dtype: str, device: str) -> ModelRate:
+def model_rate(name: str, dtype: str, device: str, clock: str = "wall") -> ModelRate:
     shape = shape_of(name, dtype)
     if shape.params() <= FULL_MODEL_PARAMS:
-        t = _times(_model(name, dtype, device, None), device, shape.vocab)
+        t = _times(_model(name, dtype, device, None), device, shape.vocab, clock)
     else:  # 2 layers and none: the layers' share, times the model's layer count
-        t2 = _times(_model(name, dtype, device, 2), device, shape.vocab)
-        t0 = _times(_model(name, dtype, device, 0), device, shape.vocab)
+        t2 = _times(_model(name, dtype, device, 2), device, shape.vocab, clock)
+        t0 = _times(_model(name, dtype, device, 0), device, shape.vocab, clock)
         t = {k: t0[k] + (t2[k] - t0[k]) * shape.layers / 2 for k in t2}
     return ModelRate(forward=Line.through(16, t["fwd_16"], 512, t["fwd_512"]),
                      decode=Line.through(1, t["dec_1"], 8, t["dec_8"]), params=shape.params())
 
 
-def host_figures(threads: int | None) -> dict:
+def host_figures(threads: int | None, clock: str) -> dict:
     """Run this module as a child process (the stage's own environment) and read its figures."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false")
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "repro.ops.cost_probe", str(t0)], env=env,
+    r = subprocess.run([sys.executable, "-m", "repro.ops.cost_probe", str(t0), clock], env=env,
                        capture_output=True, text=True, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -108,20 +116,23 @@ def measure(names: list[str], *, device: str, threads: int | None, dtypes: dict[
 
     if threads:
         torch.set_num_threads(threads)
-    h = host_figures(threads)
+    clock = clock_for(device, threads)
+    h = host_figures(threads, clock)
     name = "CPU" if device == "cpu" else torch.cuda.get_device_name(device)
-    rates = Rates(source=f"measured now on this host ({name}, {threads or 'default'} thread(s))",
+    rates = Rates(source=f"measured now on this host ({name}, {threads or 'default'} thread(s), "
+                         f"{clock} seconds)",
                   device="cpu" if device == "cpu" else "cuda", device_name=name,
                   stage_start_s=h["stage_start_s"], cell_s=h["cell_s"], request_ms=h["request_ms"],
                   load_s_per_gb=costs().host.load_s_per_gb * h["host_factor"],
                   host_factor=h["host_factor"], threads=threads)
     for n in names:
-        rates.models[n] = model_rate(n, dtypes[n], device)
+        rates.models[n] = model_rate(n, dtypes[n], device, clock)
     return rates
 
 
-def _child(t_spawn: float) -> dict:
-    """In a fresh process: the cost of starting a stage, then lm-eval's work per cell."""
+def _child(t_spawn: float, clock: str) -> dict:
+    """In a fresh process: the cost of starting a stage, then lm-eval's work per cell (CPU
+    seconds of this process, or wall seconds since the parent spawned it)."""
     import lm_eval  # noqa: F401 - the import is what is timed
     import torch  # noqa: F401
     import transformers  # noqa: F401
@@ -133,14 +144,15 @@ def _child(t_spawn: float) -> dict:
     from repro.testing.toy import toy_model, toy_tokenizer
 
     tm = TaskManager(include_path=str(build()))
-    started = time.perf_counter() - t_spawn
+    started = time.process_time() if clock == "cpu" else time.perf_counter() - t_spawn
+    now = CLOCK[clock]
     lm = HFLM(pretrained=toy_model(), tokenizer=toy_tokenizer(), batch_size=1, max_length=256)
 
     def cell(limit: int) -> float:
-        t0 = time.perf_counter()
+        t0 = now()
         simple_evaluate(model=lm, tasks=["smoke_mc"], limit=limit, task_manager=tm,
                         bootstrap_iters=0, log_samples=True, verbosity="ERROR")
-        return time.perf_counter() - t0
+        return now() - t0
 
     cell(1)  # warm-up: first-call imports and caches
     small, large = min(cell(2) for _ in range(2)), min(cell(12) for _ in range(2))
@@ -150,4 +162,4 @@ def _child(t_spawn: float) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(float(sys.argv[1]))))
+    print(json.dumps(_child(float(sys.argv[1]), sys.argv[2])))

@@ -90,6 +90,7 @@ class StageWork:
     jobs: list[Job] = field(default_factory=list)
     lm_eval_cells: int = 0          # lm-eval calls: per-cell host work
     lm_eval_requests: float = 0.0   # ... and per-request host work
+    written: int = 0                # cells the kit writes with provenance and samples
     starts: int = 1                 # stage processes
     loads: list[str] = field(default_factory=list)   # models loaded
     sleep_s: float = 0.0            # idle-power calibration
@@ -104,6 +105,7 @@ class StageWork:
         items = min(items, limit) if limit else items
         b = setting.batch(c.kind, device)
         self.lm_eval_cells += 1
+        self.written += 1
         self.requests += items * c.requests
         self.lm_eval_requests += items * c.requests
         if c.kind == "rolling":  # windows of max_length, no overlap (lm-eval's rolling windows)
@@ -213,6 +215,7 @@ def sensitivity_work(ctx: Context, setting: Setting) -> StageWork:
             w.jobs.append(Job(job.kind, name, 0.0, job.count * (1 + (groups - 1) * share),
                               job.batch, job.tokens))
         w.lm_eval_cells += groups
+        w.written += groups  # the calibration cells beside them are a few bytes
         w.requests += part.requests * groups
         w.lm_eval_requests += part.requests * groups
         w.prompt_tokens += part.prompt_tokens * groups
@@ -261,6 +264,7 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
         cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"),
                         wls=wls)
         w.cells += len(cells)
+        w.written += len(cells)
         for level, _, wl in cells:
             if protocol_of(wl.kind) == "corrected":
                 w.jobs.append(Job("request", name, level, 1, wl.batch_size, wl.prompt_tokens,

@@ -68,7 +68,7 @@ def price(work: StageWork, rates: Rates, eff) -> float:
     t = work.starts * rates.stage_start_s + work.sleep_s + work.fixed_s * rates.host_factor
     t += sum(shape_of(m).weight_bytes() / 1e9 * rates.load_s_per_gb for m in work.loads)
     t += work.lm_eval_cells * rates.cell_s + work.lm_eval_requests * rates.request_ms / 1e3
-    t += work.cells * costs().host.kit_cell_s * rates.host_factor
+    t += work.written * costs().host.kit_cell_s * rates.host_factor
     busy = 0.0
     for j in work.jobs:
         shape = shape_of(j.model)
@@ -111,7 +111,7 @@ def host_rates(args, ctx_models: list[str], dtypes: dict[str, str], threads) -> 
         import torch
     except ImportError:
         return None
-    from repro.ops.cost_probe import measure, model_rate
+    from repro.ops.cost_probe import clock_for, measure, model_rate
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     where = "cuda:0" if device == "cuda" else "cpu"
@@ -119,7 +119,7 @@ def host_rates(args, ctx_models: list[str], dtypes: dict[str, str], threads) -> 
     if rec and rec["device"] == device and (device == "cuda" or rec.get("threads") == threads):
         rates = Rates.from_record({**rec, "source": f"{args.selftest} ({rec['source']})"})
         for m in (m for m in ctx_models if m not in rates.models):  # measure what it lacks
-            rates.models[m] = model_rate(m, dtypes[m], where)
+            rates.models[m] = model_rate(m, dtypes[m], where, clock_for(device, threads))
         return rates
     print(f"== estimate: measuring this host's rates ({device}; no selftest.json for it)", flush=True)
     return measure(ctx_models, device=where, threads=threads, dtypes=dtypes)

@@ -118,7 +118,7 @@ def test_adaptive_repetitions_are_priced_as_they_run():
 
 def test_price_adds_starts_loads_cells_and_work():
     r = rates_for("llama-3.2-1b", fwd=(0.5, 0.0))
-    w = cost_work.StageWork("evaluate", cells=3, starts=1, loads=["llama-3.2-1b"],
+    w = cost_work.StageWork("evaluate", cells=3, written=3, starts=1, loads=["llama-3.2-1b"],
                             lm_eval_cells=3, lm_eval_requests=1000)
     w.jobs.append(Job("forward", "llama-3.2-1b", 0.0, 10, 1, 100))
     load = shape_of("llama-3.2-1b").weight_bytes() / 1e9
