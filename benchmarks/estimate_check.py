@@ -59,6 +59,9 @@ def main() -> int:
               f"{(s / m if m else float('nan')):>8.2f}")
     print(f"{'total':<18}{total:>10.1f}{measured['total']:>10.1f}{total / measured['total']:>8.2f}")
     print(f"{'total, CPU seconds':<18}{total:>10.1f}{cpu:>10.1f}{total / cpu:>8.2f}")
+    busy = total * est["contention"]
+    print(f"{'total at the load':<18}{busy:>10.1f}{measured['total']:>10.1f}{busy / measured['total']:>8.2f}"
+          f"   (the dry run saw a process get 1/{est['contention']:.2f} of a core)")
     print(f"(dry run with its probe: {probe_s:.0f} s; run: {wall:.0f} s; load average "
           f"{load0[0]:.1f} before, {load1[0]:.1f} after, on {os.cpu_count()} cores)")
     return 0

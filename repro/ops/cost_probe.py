@@ -124,7 +124,8 @@ def measure(names: list[str], *, device: str, threads: int | None, dtypes: dict[
                   device="cpu" if device == "cpu" else "cuda", device_name=name,
                   stage_start_s=h["stage_start_s"], cell_s=h["cell_s"], request_ms=h["request_ms"],
                   load_s_per_gb=costs().host.load_s_per_gb * h["host_factor"],
-                  host_factor=h["host_factor"], threads=threads)
+                  host_factor=h["host_factor"], threads=threads,
+                  contention=h["contention"] if clock == "cpu" else 1.0)
     for n in names:
         rates.models[n] = model_rate(n, dtypes[n], device, clock)
     return rates
@@ -144,7 +145,8 @@ def _child(t_spawn: float, clock: str) -> dict:
     from repro.testing.toy import toy_model, toy_tokenizer
 
     tm = TaskManager(include_path=str(build()))
-    started = time.process_time() if clock == "cpu" else time.perf_counter() - t_spawn
+    wall, cpu = time.perf_counter() - t_spawn, time.process_time()
+    started = cpu if clock == "cpu" else wall
     now = CLOCK[clock]
     lm = HFLM(pretrained=toy_model(), tokenizer=toy_tokenizer(), batch_size=1, max_length=256)
 
@@ -158,7 +160,8 @@ def _child(t_spawn: float, clock: str) -> dict:
     small, large = min(cell(2) for _ in range(2)), min(cell(12) for _ in range(2))
     per_request = max(large - small, 0.0) / (10 * 4)  # 4 choices a question
     return {"stage_start_s": started, "cell_s": max(small - 8 * per_request, 0.0),
-            "request_ms": per_request * 1e3, "host_factor": started / costs().host.reference_start_s}
+            "request_ms": per_request * 1e3, "host_factor": started / costs().host.reference_start_s,
+            "contention": max(wall / cpu, 1.0)}
 
 
 if __name__ == "__main__":

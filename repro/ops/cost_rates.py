@@ -49,6 +49,7 @@ class Rates:
     load_s_per_gb: float
     host_factor: float = 1.0       # this host's CPU speed relative to the costs.yaml reference
     threads: int | None = None     # torch CPU threads the figures were measured with
+    contention: float = 1.0        # wall / CPU seconds of a one-thread process now (other jobs)
     estimate: bool = False         # True for a table row: not measured on this host
     models: dict[str, ModelRate] = field(default_factory=dict)
     table: Device | None = None
@@ -93,7 +94,7 @@ class Rates:
                   for k, v in rec.get("models", {}).items()}
         fields = {k: rec[k] for k in ("source", "device", "device_name", "stage_start_s", "cell_s",
                                       "request_ms", "load_s_per_gb", "host_factor", "threads",
-                                      "estimate")}
+                                      "contention", "estimate")}
         return Rates(**fields, models=models)
 
 

@@ -181,6 +181,10 @@ def render(costs_by_stage: dict[str, StageCost], rates: Rates | None, runs: str)
                      "or pass --gpu NAME for a table estimate)")
     else:
         lines.append(f"   rates: {rates.source}" + (" -- ESTIMATE, not measured" if rates.estimate else ""))
+        if rates.contention > 1.2 and tot["fast"] is not None:
+            lines.append(f"   this host is busy: a process gets 1/{rates.contention:.1f} of a core now; "
+                         f"at this load the {runs} setting takes about "
+                         f"{h(tot[runs] * rates.contention)} (the figures above: an idle host)")
     return "\n".join(lines)
 
 
@@ -206,6 +210,7 @@ def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads
         from repro.core.atomicio import write_text
 
         rec = {"runs": runs, "rates": None if rates is None else rates.record(),
+               "contention": 1.0 if rates is None else rates.contention,
                "stages": {s: {"cells": c.work["paper"].cells, "requests": c.work["paper"].requests,
                               "prompt_tokens": c.work["paper"].prompt_tokens,
                               "generated_tokens": c.work["paper"].generated_tokens,
