@@ -219,3 +219,18 @@ def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads
                           for s, c in got.items()}}
         write_text(args.estimate_json, json.dumps(rec, indent=1) + "\n")
     return 0
+
+
+def for_preflight(args, models_: list[str]) -> None:
+    """Preflight's closing lines: the paper profile's estimate for the checked models on this
+    host (the stages `nox -s full` runs; the same figures as `pipeline --dry-run`)."""
+    from repro.config.neuron_selection import neuron_selection
+    from repro.config.pipeline import pipeline
+
+    cfg = pipeline()
+    profile = cfg.profiles["paper"]
+    order = [s for s in cfg.stages if s in profile.stages and not cfg.stages[s].guard]
+    values = {"models": models_,
+              "selection_models": [m for m in neuron_selection().models if m in models_],
+              "efficiency_models": efficiency_config().profiled(models_, profile.efficiency_models)}
+    dry_run(args, cfg, profile, order, values, None, profile.threads)

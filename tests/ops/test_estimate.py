@@ -183,3 +183,30 @@ def test_pipeline_dry_run_prints_the_estimate_and_runs_nothing(tmp_path, capsys)
     row = next(line for line in text.splitlines() if line.startswith("evaluate "))
     assert row.split()[1] == "210"
     assert not out.exists()  # nothing ran, nothing written
+
+
+def test_preflight_prints_the_estimate_from_selftest_json_after_its_checks_pass(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import argparse
+
+    import torch
+
+    from repro.ops import preflight as pf
+    from tests.ops.test_preflight import probes
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: its own rates would be measured")
+    rates = rates_for("llama-3.2-1b")
+    rec = rates.record()
+    rec.update(device="cpu", threads=None, source="the self-test of a test")
+    rec["models"] = {m: rec["models"]["llama-3.2-1b"] for m in PAPER}
+    (tmp_path / "selftest.json").write_text(json.dumps({"rates": rec}))
+    args = argparse.Namespace(models=None, results=tmp_path, skip=[], min_free_gb=None,
+                              no_estimate=False, selftest=tmp_path / "selftest.json")
+    assert pf.run(args, probes()) == 0
+    out = capsys.readouterr().out
+    assert "preflight: all checks passed" in out and "== estimate:" in out
+    assert f"rates: {tmp_path / 'selftest.json'} (the self-test of a test)" in out
+    assert next(x for x in out.splitlines() if x.startswith("evaluate ")).split()[1] == "210"
+    args.no_estimate = True
+    assert pf.run(args, probes()) == 0 and "== estimate:" not in capsys.readouterr().out
