@@ -61,7 +61,7 @@ def test_commands_fill_the_templates():
     agg = command(cfg, paper, "aggregate", values, levels=[0], shard="2/4")
     assert agg[3:] == ["aggregate", "--results", "/o/results", "--out", "/o/data/reproduction",
                        "--run-id", "full"]  # not sharded, takes no levels
-    ns = command(cfg, cfg.profiles["smoke"], "neuron-selection", values, levels=None, shard=None)
+    ns = command(cfg, cfg.profiles["smollm2"], "neuron-selection", values, levels=None, shard=None)
     assert ns[3:] == ["neuron-selection", "--models", "llama-3.2-1b", "--results", "/o/results",
                       "--calibration-samples", "4"]
 
