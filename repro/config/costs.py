@@ -78,6 +78,7 @@ class Host:
     request_ms: float
     reference_start_s: float
     kit_cell_s: float
+    rank_s: float
     light_stage_s: dict[str, float]
     download_s: float
 

@@ -91,6 +91,7 @@ class StageWork:
     lm_eval_cells: int = 0          # lm-eval calls: per-cell host work
     lm_eval_requests: float = 0.0   # ... and per-request host work
     written: int = 0                # cells the kit writes with provenance and samples
+    rankings: int = 0               # (model, criterion) rankings: every layer scored once
     starts: int = 1                 # stage processes
     loads: list[str] = field(default_factory=list)   # models loaded
     sleep_s: float = 0.0            # idle-power calibration
@@ -173,6 +174,7 @@ def neuron_selection_work(ctx: Context, setting: Setting) -> StageWork:
             w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
         for _ in set(crits) & set(calibrated()):
             w.add_calibration(name, extra.get("calibration_samples", 32))
+        w.rankings += len(set(crits) | {"maw"})
     return w
 
 
@@ -190,6 +192,7 @@ def evaluate_work(ctx: Context, setting: Setting) -> StageWork:
         cells = evaluate_plan(ctx, spec).build_cells()
         w.cells += len(cells)
         w.loads.append(name)
+        w.rankings += 1
         for c in cells:
             w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
     return w
@@ -207,6 +210,7 @@ def sensitivity_work(ctx: Context, setting: Setting) -> StageWork:
         groups = 1 + len(ext.criteria) * len(levels) * spec.num_layers
         w.cells += 2 * spec.num_layers * (1 + len(ext.criteria) * len(levels))
         w.loads.append(name)
+        w.rankings += len(ext.criteria)
         share = (spec.num_layers + 1) / (2 * spec.num_layers)  # replayed prefix
         part = StageWork("part")
         part.add_lm_eval(name, 0.0, task, setting, ctx.device, spec.max_length, extra.get("limit"))
@@ -243,6 +247,7 @@ def extensions_work(ctx: Context, setting: Setting) -> StageWork:
         reading = {r.criterion for r in ext.report.rows if r.criterion in calibrated() or r.tag == "owl"}
         for _ in reading:
             w.add_calibration(name, extra.get("calibration_samples", 32))
+        w.rankings += len({c.criterion for c in cells}) + len({c.variant for c in cells} - {""})
     return w
 
 
@@ -260,6 +265,7 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
     for name in ctx.efficiency_models:
         spec = models.get(name)
         w.loads.append(name)
+        w.rankings += 1
         wls = [w for w in workloads(cfg) if not extra.get("workloads") or w.name in extra["workloads"]]
         cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"),
                         wls=wls)

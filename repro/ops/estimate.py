@@ -68,7 +68,7 @@ def price(work: StageWork, rates: Rates, eff) -> float:
     t = work.starts * rates.stage_start_s + work.sleep_s + work.fixed_s * rates.host_factor
     t += sum(shape_of(m).weight_bytes() / 1e9 * rates.load_s_per_gb for m in work.loads)
     t += work.lm_eval_cells * rates.cell_s + work.lm_eval_requests * rates.request_ms / 1e3
-    t += work.written * costs().host.kit_cell_s * rates.host_factor
+    t += (work.written * costs().host.kit_cell_s + work.rankings * costs().host.rank_s) * rates.host_factor
     busy = 0.0
     for j in work.jobs:
         shape = shape_of(j.model)
