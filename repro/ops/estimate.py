@@ -34,11 +34,20 @@ SELFTEST = Path("build/selftest/selftest.json")
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print the stages, their commands and the run's estimated cost; run nothing")
-    p.add_argument("--gpu", help="estimate for this GPU (costs.yaml's table: h100, a100, l4, ...) "
-                                 "instead of this host")
+    p.add_argument("--gpu", type=gpu, help="estimate for this GPU (costs.yaml's table: h100, a100, "
+                                           "l4, ...) instead of this host")
     p.add_argument("--selftest", type=Path, default=SELFTEST,
                    help="the self-test's figures for this host's rates (default: %(default)s)")
     p.add_argument("--estimate-json", type=Path, help="with --dry-run: also write the estimate here")
+
+
+def gpu(text: str) -> str:
+    """argparse type: a GPU of costs.yaml's table (its key, or a name its `match` knows)."""
+    found = costs().device_for(text.strip()) if text.strip() else None
+    if found is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not in repro/config/costs.yaml's table of "
+                                         f"GPUs ({', '.join(costs().devices)})")
+    return found[0]
 
 
 def extra_args(argv) -> dict:
