@@ -17,6 +17,7 @@ import sys
 import time
 
 from repro.config.costs import costs
+from repro.core.options import is_cuda
 from repro.ops.cost_rates import Line, ModelRate, Rates
 from repro.ops.cost_work import shape_of
 
@@ -63,8 +64,12 @@ def _times(model, device: str, vocab: int, clock: str) -> dict[str, float]:
     """Forward of 1 x 16 and 1 x 512 tokens; a decode step at batch 1 and 8 after 64 tokens."""
     import torch
 
+    from repro.efficiency.generation import cache_name
+
+    cache = cache_name(model)  # past_key_values in transformers 4.x, cache in 5.x
+
     def sync():
-        if device.startswith("cuda"):
+        if is_cuda(device):
             torch.cuda.synchronize()
 
     g = torch.Generator().manual_seed(0)
@@ -75,12 +80,12 @@ def _times(model, device: str, vocab: int, clock: str) -> dict[str, float]:
             out[f"fwd_{n}"] = _best(lambda ids=ids: (model(input_ids=ids), sync()), clock=clock)
         for b in (1, 8):
             ids = torch.randint(3, vocab, (b, 64), generator=g).to(device)
-            past = model(input_ids=ids, use_cache=True).past_key_values
+            past = getattr(model(input_ids=ids, use_cache=True), cache)
             nxt = ids[:, -1:]
 
             def step(past=past, nxt=nxt):
-                model(input_ids=nxt, past_key_values=past, use_cache=True)
-                past.crop(64)  # the cache grows by one token a step: keep it at 64
+                model(input_ids=nxt, **{cache: past}, use_cache=True)
+                past.crop(-1)  # drop the token the step added: the cache stays at 64 (4.x and 5.x)
                 sync()
 
             out[f"dec_{b}"] = _best(step, clock=clock)

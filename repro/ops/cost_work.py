@@ -20,6 +20,7 @@ from repro.config.efficiency import EfficiencyConfig, protocol_of
 from repro.config.efficiency import load_config as efficiency_config
 from repro.config.extensions import extensions
 from repro.config.neuron_selection import neuron_selection
+from repro.core.pruning import CALIBRATED, UNIFORM
 from repro.prune.widths import keep_count
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -147,16 +148,6 @@ def _levels(ctx: Context, spec) -> list[float]:
     return [float(x) for x in (ctx.levels or spec.levels)]
 
 
-def calibrated() -> tuple[str, ...]:
-    """The criteria that read calibration text (repro.prune.criteria needs torch: without it,
-    as in the light install, their few calibration forwards are not priced)."""
-    try:
-        from repro.prune.criteria import CALIBRATED
-    except ImportError:
-        return ()
-    return CALIBRATED
-
-
 def neuron_selection_work(ctx: Context, setting: Setting) -> StageWork:
     from repro.evaluate.plan import ModelPlan
 
@@ -166,13 +157,13 @@ def neuron_selection_work(ctx: Context, setting: Setting) -> StageWork:
         spec = models.get(name)
         tasks = suites.resolve(spec.selection_suite or ns.suite)
         crits = extra.get("criteria") or list(ns.criteria)
-        plan = ModelPlan(spec, tasks, [float(x) for x in ns.levels], crits, [""])
-        cells = plan.build_cells()
+        plan = ModelPlan(spec, tasks, [float(x) for x in ns.levels], [(c, UNIFORM) for c in crits])
+        cells = plan.cells()
         w.cells += len(cells)
         w.loads.append(name)
         for c in cells:
             w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
-        for _ in set(crits) & set(calibrated()):
+        for _ in set(crits) & set(CALIBRATED):
             w.add_calibration(name, extra.get("calibration_samples", 32))
         w.rankings += len(set(crits) | {"maw"})
     return w
@@ -181,7 +172,7 @@ def neuron_selection_work(ctx: Context, setting: Setting) -> StageWork:
 def evaluate_plan(ctx: Context, spec):
     from repro.evaluate.plan import ModelPlan
 
-    return ModelPlan(spec, suites.resolve(spec.suite), _levels(ctx, spec), ["maw"], [""])
+    return ModelPlan(spec, suites.resolve(spec.suite), _levels(ctx, spec), [("maw", UNIFORM)])
 
 
 def evaluate_work(ctx: Context, setting: Setting) -> StageWork:
@@ -189,7 +180,7 @@ def evaluate_work(ctx: Context, setting: Setting) -> StageWork:
     w = StageWork("evaluate")
     for name in ctx.models:
         spec = models.get(name)
-        cells = evaluate_plan(ctx, spec).build_cells()
+        cells = evaluate_plan(ctx, spec).cells()
         w.cells += len(cells)
         w.loads.append(name)
         w.rankings += 1
@@ -235,16 +226,16 @@ def extensions_work(ctx: Context, setting: Setting) -> StageWork:
         spec = models.get(name)
         task = (extra.get("tasks") or [ext.sensitivity.task_by_suite.get(spec.suite or "")])[0]
         levels = [0.0, *(extra.get("levels") or ext.report.levels)]
-        plan = ModelPlan(spec, suites.resolve(spec.suite, [task]), spec.check_levels(levels), [],
-                         [""], pairs=[(r.criterion, r.tag) for r in ext.report.rows])
-        cells = plan.build_cells()
+        plan = ModelPlan(spec, suites.resolve(spec.suite, [task]), spec.check_levels(levels),
+                         [(r.criterion, r.alloc) for r in ext.report.rows])
+        cells = plan.cells()
         if "evaluate" in ctx.stages:  # the maw cells at evaluate's levels are evaluate's own
-            cells = [c for c in cells if c not in set(evaluate_plan(ctx, spec).build_cells())]
+            cells = [c for c in cells if c not in set(evaluate_plan(ctx, spec).cells())]
         w.cells += len(cells)
         w.loads.append(name)
         for c in cells:
             w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
-        reading = {r.criterion for r in ext.report.rows if r.criterion in calibrated() or r.tag == "owl"}
+        reading = {r.criterion for r in ext.report.rows if r.criterion in CALIBRATED or r.tag == "owl"}
         for _ in reading:
             w.add_calibration(name, extra.get("calibration_samples", 32))
         w.rankings += len({c.criterion for c in cells}) + len({c.variant for c in cells} - {""})

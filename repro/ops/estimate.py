@@ -198,8 +198,8 @@ def render(costs_by_stage: dict[str, StageCost], rates: Rates | None, runs: str)
 
 
 def which_setting(device: str) -> str:
-    """The setting the evaluate stage's default batch size is (repro.evaluate.runner)."""
-    from repro.evaluate.runner import default_batch_size
+    """The setting the evaluate stage's default batch size is (repro.evaluate.plan)."""
+    from repro.evaluate.plan import default_batch_size
 
     batch = default_batch_size("cuda" if device == "cuda" else "cpu")
     return "paper" if batch == "1" else "fast"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 
+from repro.core.options import is_cuda
+
 
 def rates(ctx) -> dict:
     from repro.config import models
@@ -17,7 +19,7 @@ def rates(ctx) -> dict:
     from repro.ops.cost_work import shape_of
 
     names = [ctx.cfg.model]
-    if ctx.device.startswith("cuda"):
+    if is_cuda(ctx.device):
         names += [m for m in models.paper_models() if m not in names]
     got = measure(names, device=ctx.device, threads=ctx.scale.threads,
                   dtypes={n: shape_of(n).dtype for n in names})

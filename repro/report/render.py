@@ -3,8 +3,11 @@
     python -m repro tables --data data --out paper/generated
 
 writes tables/*.tex (booktabs, one per paper table), figures/*.pdf and *.png, claims.{md,tex,json},
-analysis/, and models.tex and extensions.tex (every other model's tables and figures, the
-sensitivity scans and the extensions table, by model: repro/report/extensions.py). Metrics per task come from repro/config/metrics.yaml. When data/ also holds
+digest.tex, report.html (the whole report in one page: html.py), analysis/, and models.tex and
+extensions.tex (every other model's tables and figures, the sensitivity scans and the extensions
+table, by model: repro/report/extensions.py), as one set: built beside --out, then swapped in
+(publish.py), so that an interrupted run leaves the old set whole. Metrics per task come from
+repro/config/metrics.yaml. When data/ also holds
 `source=reproduction` rows, each table shows the published value, the reproduced one and their
 difference, and the claims report evaluates both (paired tests from its per-document scores,
 <run_id>.samples.csv.gz, where aggregate wrote them). Output is byte-identical across reruns (no
@@ -20,9 +23,12 @@ from pathlib import Path
 
 from repro.core.atomicio import write_text
 from repro.report import figures
-from repro.report.analysis import add_data_options, prepare_out, write_analysis
-from repro.report.claims import run_claims
+from repro.report.analysis import add_data_options, write_analysis
+from repro.report.claims.console import evaluate_and_write
 from repro.report.extensions import write_sections
+from repro.report.formatting import slug
+from repro.report.html import write_html
+from repro.report.publish import prepare, publish
 from repro.report.queries import current
 from repro.report.tables import all_tables
 from repro.report.templating import environment
@@ -34,17 +40,21 @@ log = logging.getLogger("repro.render")
 
 def render(data: str | Path, out: str | Path) -> int:
     t0 = time.perf_counter()
-    out = prepare_out(out)
+    out = prepare(out)  # checked before any work
     df = current(load_dir(data))
+    samples = load_samples(data)
     env = environment()
     tmpl = env.get_template("table.tex.j2")
-    for name, table in sorted(all_tables(df).items()):
-        write_text(out / "tables" / f"{name}.tex", tmpl.render(table=table))
-    write_sections(df, out)  # models.tex, extensions.tex: what report.tex does not name
-    write_analysis(df, out)
-    figures.draw_all(df, out / "figures")
-    status = run_claims(df, out, load_samples(data))
-    log.info("tables, figures and claims written to %s in %.2f s", out, time.perf_counter() - t0)
+    with publish(out) as stage:
+        for name, table in sorted(all_tables(df).items()):
+            write_text(stage / "tables" / f"{slug(name)}.tex", tmpl.render(table=table))
+        write_sections(df, stage)  # models.tex, extensions.tex: what report.tex does not name
+        write_analysis(df, stage)
+        figures.draw_all(df, stage / "figures")
+        status, ctx = evaluate_and_write(df, stage, samples)
+        write_html(stage, ctx)
+    log.info("tables, figures, claims and report.html written to %s in %.2f s", out,
+             time.perf_counter() - t0)
     return status
 
 
