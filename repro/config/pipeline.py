@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from repro.config.loader import kit_file, load, require
 
 FILE = kit_file("pipeline.yaml")
-PLACEHOLDERS = ("models", "selection_models", "out", "results", "data", "generated", "run_id")
+PLACEHOLDERS = ("models", "selection_models", "efficiency_models", "out", "results", "data",
+                "generated", "run_id")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Profile:
     run_id: str
     out: str
     selection_models: tuple[str, ...] | None = None
+    efficiency_models: tuple[str, ...] | None = None
+    levels: tuple[float, ...] | None = None
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     threads: int | None = None

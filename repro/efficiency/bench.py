@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from repro.config.efficiency import EfficiencyConfig
+from repro.efficiency.energy import IdleBaseline
 from repro.efficiency.timing import median, summarize, synchronize
 
 
@@ -23,7 +24,7 @@ class Bench:
     cfg: EfficiencyConfig
     prompt_source: str = "synthetic"     # paper workloads: datasets | synthetic
     clock: Any = time.perf_counter
-    sleep: Any = time.sleep
+    model_name: str = ""                 # the paper's outlier threshold is per model
 
     @property
     def vocab_size(self) -> int:
@@ -47,14 +48,13 @@ def measured(values: list) -> list[float] | None:
     return None if not values or any(v is None for v in values) else [float(v) for v in values]
 
 
-def idle_power(bench: Bench, expected_s: float):
-    """Idle power just before a measurement, for about as long as it will take (clamped)."""
-    cfg = bench.cfg.idle
-    if not bench.meter.available:
-        return bench.meter.idle(0.0)
-    synchronize(bench.device)
-    bench.sleep(cfg.settle_seconds)
-    return bench.meter.idle(min(max(expected_s, cfg.min_seconds), cfg.max_seconds))
+def idle_baseline(bench: Bench) -> IdleBaseline:
+    """The session's idle power for the bench's GPU: one per meter (the stage opens one meter
+    per device and keeps it for every model and cell), calibrated on first use."""
+    if bench.meter.baseline is None:
+        bench.meter.baseline = IdleBaseline(bench.meter, bench.cfg.idle,
+                                            drain=lambda: synchronize(bench.device))
+    return bench.meter.baseline
 
 
 def peak_memory_reset(device) -> None:

@@ -16,13 +16,16 @@ Two protocols, both from repro/config/efficiency.yaml (workloads are data):
   corrected  prefill_p{L}_b1        one synchronised forward pass over an L-token prompt (TTFT)
              decode_p{L}_n{N}_b1    exactly N new tokens (no early stop): ms per decode step
              throughput_p{L}_n{N}_b{B}  B x N real tokens per second
-             >= 5 repetitions after warm-ups; median, IQR, bootstrap CI and CV of each figure.
+             adaptive repetitions after warm-ups (at least N and T seconds, until the median's
+             interval is tight); median, IQR, bootstrap CI and CV of each figure.
   paper      {hellaswag,mmlu,ifeval}_{latency_b1,throughput_b8}: the original notebook's
              protocol (greedy generate() that stops at EOS, whole-call time, its seeds, token
              counts with padding) so its figures compare like for like, plus the real token
              counts and a breakdown of latency changes into output length and per-token speed.
-Energy: NVML's total-energy counter around the timed repetitions only, minus idle power measured
-just before on the same GPU over the expected duration (energy.py); None when not measured.
+Energy: NVML's total-energy counter around the timed repetitions only (windows of at least
+energy.min_window_s), minus idle power calibrated once per device and session and re-checked for
+drift (energy.py's IdleBaseline); None when not measured. The paper protocol runs on the models the
+paper profiled (efficiency.yaml `models`), the alignment variants under the corrected one only.
 The grid and its cells: grid.py (a stage of the grid executor, repro/grid/executor.py); the
 protocols: corrected.py and paper_protocol.py. `efficiency` is the stage as a Python function.
 """
@@ -46,7 +49,7 @@ log = logging.getLogger("repro.efficiency")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    options.add_grid(p, models_help="the paper's three (models.yaml)",
+    options.add_grid(p, models_help="the two the paper profiled (efficiency.yaml `models`)",
                      levels_help="each model's list in models.yaml", criteria=None)
     p.add_argument("--widths", nargs="+", choices=WIDTHS,
                    help="unaligned and/or align64/align128 (default: all)")
@@ -91,8 +94,8 @@ def efficiency(grid: GridOptions = DEFAULT, *, widths: Sequence[str] | None = No
     """Prefill, decode, throughput and energy per token of every (model, criterion, level,
     width, workload) cell of this shard, resumable.
 
-    grid: models (default: the paper's three), levels (default: each model's list), criteria
-    (default: efficiency.yaml's; weight criteria or random only), device (auto: the GPU, else
+    grid: models (default: the two the paper profiled, efficiency.yaml's), levels (default:
+    each model's list), criteria (default: efficiency.yaml's; weight criteria or random only), device (auto: the GPU, else
     the CPU, labelled cpu), dtype, tie-break, results, shard, dry run; widths: unaligned and/or
     align64/align128 (default: all); protocols: corrected and/or paper; workloads: only these
     workload names; random_weights: random weights of the model's exact shape (labelled
@@ -126,7 +129,8 @@ def efficiency(grid: GridOptions = DEFAULT, *, widths: Sequence[str] | None = No
         raise ReproError("--prompt-source datasets needs a tokenizer; random weights have none")
     widths = list(widths or ["unaligned"] + [f"align{a}" for a in cfg.alignment])
     wls = selected_workloads(cfg, workloads, protocols)
-    specs = {s.name: s for s in (models.get(m) for m in (grid.models or models.paper_models()))}
+    # default: the models the paper profiled (efficiency.yaml `models`)
+    specs = {s.name: s for s in (models.get(m) for m in (grid.models or cfg.models))}
     for spec in specs.values():  # every check before the first model loads
         if grid.levels:
             spec.check_levels(grid.levels)
@@ -145,7 +149,8 @@ def efficiency(grid: GridOptions = DEFAULT, *, widths: Sequence[str] | None = No
                           tie_break=grid.tie_break)
         for crit in criteria:
             for p in plan(spec.name, crit, grid.levels or list(spec.levels), widths, wls,
-                          variant_kw=variant_kw, prompt_source=source, width=spec.intermediate_size):
+                          variant_kw=variant_kw, prompt_source=source, width=spec.intermediate_size,
+                          measures=cfg.measures):
                 planned[p.cell] = p
     stage = EfficiencyStage(specs, planned, cfg, device=device, dtype=grid.dtype,
                             tie_break=grid.tie_break, random_weights=random_weights,

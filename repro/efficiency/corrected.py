@@ -1,6 +1,8 @@
 """The corrected protocol: prefill at a fixed prompt length, decode with a fixed number of new
-tokens, batch throughput counting only real tokens; warm-ups excluded, >= 5 repetitions, each
-timed region synchronised; NVML energy around blocks of back-to-back requests minus idle power.
+tokens, batch throughput counting only real tokens; warm-ups excluded, adaptive repetitions
+(>= 5 and >= a few seconds, until the median is tight), each timed region synchronised; NVML
+energy around blocks of back-to-back requests lasting >= energy.min_window_s, minus the
+session's idle power (calibrated once, drift-checked: bench.idle_baseline).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 from repro.efficiency.bench import (
     Bench,
     common_rows,
-    idle_power,
+    idle_baseline,
     measured,
     peak_memory_gb,
     peak_memory_reset,
@@ -20,7 +22,7 @@ from repro.efficiency.bench import (
 from repro.efficiency.energy import net_energy_j, per_unit
 from repro.efficiency.generation import generate_fixed
 from repro.efficiency.prompts import special_ids, synthetic_ids
-from repro.efficiency.timing import median, repeat
+from repro.efficiency.timing import Until, median, repeat
 from repro.efficiency.workloads import Workload
 
 
@@ -48,20 +50,25 @@ def run_generation_workload(bench: Bench, wl: Workload) -> dict:
         dec.append(t_dec)
         tokens.append(int(toks.numel()))
 
-    repeat(step, reps=c.repetitions, warmups=c.warmups, timer=bench.timer, on_rep=keep,
-           on_warmup=lambda _, seconds, __: warm.append(seconds))
+    r = c.repetitions
+    repeat(step, reps=Until(r.min, r.min_seconds, r.ci_rel, r.max, r.max_seconds), warmups=c.warmups,
+           timer=bench.timer, on_rep=keep, on_warmup=lambda _, seconds, __: warm.append(seconds))
+    reps = len(pre)
     peak = peak_memory_gb(bench.device)
-    # energy: NVML's counter moves in steps of tens of ms, so it is read around blocks of
-    # back-to-back requests lasting >= energy_block_seconds; idle is measured just before,
-    # for as long as the blocks are expected to take
+    # energy: NVML's counter moves in steps (~100 ms), so it is read around blocks of
+    # back-to-back requests lasting >= energy.min_window_s, `repetitions.min` blocks; the
+    # idle power is the session's (no sleep per workload)
     per_request_s = median([a + b for a, b in zip(pre, dec, strict=True)])
-    block = max(1, math.ceil(c.energy_block_seconds / max(per_request_s, 1e-9)))
-    idle, readings = bench.meter.idle(0.0), []
+    block = max(1, math.ceil(bench.cfg.energy.min_window_s / max(per_request_s, 1e-9)))
+    idle, readings, calls, idle_rec = bench.meter.idle(0.0), [], [], None
     if bench.meter.available:
-        idle = idle_power(bench, per_request_s * block * c.repetitions)
-        for _ in range(c.repetitions):
-            reading, _ = bench.meter.region(lambda: [step() for _ in range(block)])
+        base = idle_baseline(bench)
+        idle = base.current()
+        for _ in range(r.min):
+            reading, n = bench.meter.region(lambda: energy_block(bench, step, block))
             readings.append(reading)
+            calls.append(n)
+        idle_rec = base.record(idle)
 
     n_tok = wl.batch_size * wl.new_tokens      # every one real: fixed length, no padding, no EOS stop
     total = [a + b for a, b in zip(pre, dec, strict=True)]
@@ -87,7 +94,7 @@ def run_generation_workload(bench: Bench, wl: Workload) -> dict:
     net = [net_energy_j(r, idle) for r in readings]
     net_ok = measured(net)
     if net_ok:
-        per_call = [j / block for j in net_ok]     # one call = batch_size requests
+        per_call = [j / n for j, n in zip(net_ok, calls, strict=True)]  # a call: batch_size requests
         requests = wl.batch_size
         if wl.kind == "prefill":
             add("energy_j_per_request", "J/request", [j / requests for j in per_call])
@@ -96,15 +103,27 @@ def run_generation_workload(bench: Bench, wl: Workload) -> dict:
         else:
             add("energy_j_per_token", "J/token", [per_unit(j, n_tok) for j in per_call])
             add("energy_j_per_request", "J/request", [j / requests for j in per_call])
-    rows += common_rows(readings, idle, peak, c.repetitions)
+    rows += common_rows(readings, idle, peak, reps)
     return {
         "samples": {"prefill_s": pre, "decode_s": dec, "warmup_s": warm, "tokens_per_rep": tokens},
         "stats": stats,
         "energy": {"measured": net_ok is not None, "not_measured_reason": bench.meter.reason,
-                   "idle": idle.to_dict(), "calls_per_block": block,
+                   "idle": idle_rec or idle.to_dict(), "calls_per_block": calls,
+                   "min_window_s": bench.cfg.energy.min_window_s,
                    "readings": [r.to_dict() for r in readings], "net_j_per_block": net},
         "tokens": {"new_tokens_per_rep": n_tok, "prompt_tokens": wl.prompt_tokens,
                    "counted": "batch x new_tokens (fixed length, no padding, no early stop)"},
         "peak_memory_gb": peak,
         "rows": rows,
     }
+
+
+def energy_block(bench: Bench, step, planned: int) -> int:
+    """`planned` back-to-back calls (each ends synchronised), then more until the window has
+    lasted energy.min_window_s: never a window shorter than the counter's steps allow.
+    Returns the number of calls."""
+    t0, n = bench.clock(), 0
+    while n < planned or bench.clock() - t0 < bench.cfg.energy.min_window_s:
+        step()
+        n += 1
+    return n

@@ -1,7 +1,8 @@
 """GPU energy from NVML's total-energy counter, with idle power subtracted.
 
     meter = open_meter("cuda:0")          # never raises for a missing driver: see meter.reason
-    idle = meter.idle(seconds=10)         # just before the workload, same GPU, same duration
+    base = IdleBaseline(meter, cfg.idle)  # once per device and session: meter.baseline
+    idle = base.current()                 # calibrated on first use (30 s), then drift-checked
     reading = meter.region(lambda: timer.time(step))
     net_j = net_energy_j(reading, idle)   # raw - idle power x window; None if not measured
 
@@ -100,6 +101,7 @@ class EnergyMeter:
                  sleep: Callable[[float], None] = time.sleep):
         self.nvml, self.handle, self.clock, self.sleep = nvml, handle, clock, sleep
         self.reason = reason
+        self.baseline: IdleBaseline | None = None  # the session's idle power (bench.idle_baseline)
         if nvml is not None and handle is not None and reason is None:
             try:
                 nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
@@ -199,6 +201,69 @@ class EnergyMeter:
         t1, e1 = self.clock(), self.energy_j()
         raw = None if e0 is None or e1 is None else e1 - e0
         return Reading(raw_j=raw, seconds=t1 - t0, **self.snapshot()), out
+
+
+class IdleBaseline:
+    """Idle power of one GPU for a whole session (a stage process): calibrated once, as the
+    paper did (30 s), then re-checked with a short window after every `recheck_every_s` of
+    measuring; a check that moved by more than `drift_tolerance` (relative) is followed by a
+    new calibration. `calibration` is the first one (the paper protocol subtracts it, as the
+    paper did); `current()` is the latest (the corrected protocol's). `events` lists every
+    calibration and check, and `slept_s` the seconds spent idle, for the cells' records."""
+
+    def __init__(self, meter: EnergyMeter, cfg, *, drain: Callable[[], None] = lambda: None):
+        self.meter, self.cfg, self.drain = meter, cfg, drain
+        self.calibration: Idle | None = None
+        self.latest: Idle | None = None
+        self.checked_at = 0.0
+        self.events: list[dict] = []
+        self.slept_s = 0.0
+
+    def _measure(self, seconds: float) -> Idle:
+        self.drain()  # nothing queued on the GPU, then let its draw fall
+        self.meter.sleep(self.cfg.settle_seconds)
+        idle = self.meter.idle(seconds)
+        self.slept_s += self.cfg.settle_seconds + idle.seconds
+        return idle
+
+    def _calibrate(self, why: str) -> None:
+        idle = self._measure(self.cfg.calibration_seconds)
+        self.latest, self.checked_at = idle, self.meter.clock()
+        if self.calibration is None:
+            self.calibration = idle
+        self.events.append({"event": why, "at_s": self.checked_at, **idle.to_dict()})
+
+    def session(self) -> Idle:
+        """The session's first calibration (the paper protocol's idle power)."""
+        if not self.meter.available:
+            return Idle(None, 0.0, None)
+        if self.calibration is None:
+            self._calibrate("calibration")
+        return self.calibration
+
+    def current(self) -> Idle:
+        """The latest calibration, re-checked for drift when one is due."""
+        if not self.meter.available:
+            return Idle(None, 0.0, None)
+        if self.latest is None:
+            self._calibrate("calibration")
+        elif self.meter.clock() - self.checked_at >= self.cfg.recheck_every_s:
+            check = self._measure(self.cfg.check_seconds)
+            base = self.latest.power_w
+            drift = (None if check.power_w is None or not base
+                     else abs(check.power_w - base) / base)
+            self.events.append({"event": "drift check", "at_s": self.meter.clock(), "drift": drift,
+                                **check.to_dict()})
+            if drift is None or drift > self.cfg.drift_tolerance:
+                self._calibrate("recalibration after drift")
+            else:
+                self.checked_at = self.meter.clock()
+        return self.latest
+
+    def record(self, used: Idle) -> dict:
+        """What a cell records: the idle reading it used, when, and the session's history."""
+        return {**used.to_dict(), "policy": "calibrated once per session, drift-checked",
+                "now_s": self.meter.clock(), "session_events": list(self.events)}
 
 
 def _torch_uuid(device) -> str | None:

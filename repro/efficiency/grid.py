@@ -100,7 +100,8 @@ class Planned:
 
 
 def plan(spec_name: str, criterion: str, levels, widths, wls: list[Workload], *,
-         variant_kw: dict, prompt_source: str, width: int | None = None) -> list[Planned]:
+         variant_kw: dict, prompt_source: str, width: int | None = None,
+         measures=lambda kind, width: True) -> list[Planned]:
     """The cells to measure. An aligned variant whose width equals the unaligned one (level 0,
     or e.g. 4096 = 50% of 8192) is left out when the original `width` is known."""
     out = []
@@ -115,7 +116,7 @@ def plan(spec_name: str, criterion: str, levels, widths, wls: list[Workload], *,
                     continue
                 if Target(level=level, align=align).width(width, 1) == Target(level=level).width(width, 1):
                     continue
-            for wl in wls:
+            for wl in (w for w in wls if measures(w.kind, w_name)):  # efficiency.yaml `widths`
                 synthetic = wl.kind == "paper" and prompt_source == "synthetic"
                 v = variant_name(align=align, synthetic=synthetic, **variant_kw)
                 out.append(Planned(Cell(EFFICIENCY_STAGE, spec_name, criterion, float(level), wl.name, v), wl, align))
@@ -179,7 +180,8 @@ class EfficiencyStage(GridStage):
         base, tok, source = load_base(spec, dtype=self.dtype_of(spec), device=self.device,
                                       random_weights=self.random_weights, cfg=self.cfg)
         bench = Bench(model=None, tokenizer=tok, device=self.device, timer=Timer(self.device),
-                      meter=self.meter, cfg=self.cfg, prompt_source=self.prompt_source)
+                      meter=self.meter, cfg=self.cfg, prompt_source=self.prompt_source,
+                      model_name=spec.name)
         context = {"spec": spec, "identity": identity(spec, self.cfg, self.random_weights),
                    "source": source, "gpu": self.meter.device_record(),
                    "dtype": self.dtype_of(spec), "prompt_source": self.prompt_source}

@@ -2,6 +2,7 @@
 
     timer = Timer("cuda")                       # synchronises the device around every region
     samples = repeat(step, reps=5, warmups=2, timer=timer)   # warm-ups run but are not returned
+    samples = repeat(step, reps=Until(5, min_seconds=2, ci_rel=0.02), warmups=2, timer=timer)
     stats = summarize(samples)                  # median, IQR, CV, bootstrap CI of the median
 
 Every region is bracketed by a device synchronisation, so queued GPU kernels are inside the
@@ -56,25 +57,64 @@ def warmup_count(iterations: int) -> int:
 
 Hook = Callable[[int, float, object], None]
 
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
-def repeat(fn: Callable[[], object], *, reps: int, warmups: int, timer: Timer,
+
+@dataclass(frozen=True)
+class Until:
+    """When adaptive repetitions stop (optimum-benchmark: >= 10 iterations and >= 10 s; Zeus):
+    after at least `min` repetitions and `min_seconds` of timed work, as soon as the median's 95%
+    interval is within +-ci_rel of the median, and in any case at `max` or `max_seconds`."""
+
+    min: int
+    min_seconds: float = 0.0
+    ci_rel: float = 0.02
+    max: int = 200
+    max_seconds: float = float("inf")
+
+    def done(self, samples: list[float]) -> bool:
+        n, total = len(samples), sum(samples)
+        if n >= self.max or (n >= self.min and total >= self.max_seconds):
+            return True
+        if n < self.min or total < self.min_seconds:
+            return False
+        lo, hi = median_interval(samples)
+        med = median(samples)
+        return med > 0 and max(med - lo, hi - med) <= self.ci_rel * med
+
+
+def median_interval(samples) -> tuple[float, float]:
+    """A distribution-free 95% interval of the median from order statistics: ranks
+    n/2 -+ 1.96 sqrt(n)/2 (the normal approximation of the binomial), clipped to the sample.
+    Cheap enough to evaluate after every repetition; the reported CI is the bootstrap's."""
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = x.size
+    half = Z95 * np.sqrt(n) / 2
+    lo = int(np.floor(n / 2 - half))
+    hi = int(np.ceil(n / 2 + half))
+    return float(x[max(lo, 0)]), float(x[min(hi, n - 1)])
+
+
+def repeat(fn: Callable[[], object], *, reps: int | Until, warmups: int, timer: Timer,
            on_rep: Hook | None = None, on_warmup: Hook | None = None) -> list[float]:
-    """Run fn `warmups` times untimed-for-the-record, then `reps` times; return the reps' seconds.
+    """Run fn `warmups` times untimed-for-the-record, then `reps` times (a number, or an `Until`
+    rule: adaptive); return the reps' seconds.
 
     `on_rep(i, seconds, result)` sees each measured repetition, `on_warmup` each warm-up.
     """
-    if reps < 1:
+    rule = reps if isinstance(reps, Until) else Until(min=reps, max=reps)
+    if rule.min < 1:
         raise ValueError("reps must be >= 1")
     for i in range(max(0, warmups)):
         seconds, out = timer.time(fn)
         if on_warmup is not None:
             on_warmup(i, seconds, out)
-    samples = []
-    for i in range(reps):
+    samples: list[float] = []
+    while not rule.done(samples):
         seconds, out = timer.time(fn)
         samples.append(seconds)
         if on_rep is not None:
-            on_rep(i, seconds, out)
+            on_rep(len(samples) - 1, seconds, out)
     return samples
 
 

@@ -67,6 +67,13 @@ class LmEvalOptions:
 DEFAULT_LM = LmEvalOptions()  # lm-eval's defaults, as the paper ran them
 
 
+def default_batch_size(device: str) -> str:
+    """The batch size when none is given: 'auto' on a GPU, 8 on a CPU (the estimate reads it)."""
+    from repro.core.options import is_cuda
+
+    return "auto" if is_cuda(device) else "8"
+
+
 @dataclass
 class ModelPlan:
     """Everything a model's cells need, validated before any weights load. `pairs`: the
@@ -116,11 +123,10 @@ class Settings:
     @classmethod
     def build(cls, grid: GridOptions, lm: LmEvalOptions) -> Settings:
         """The settings of a run (the device resolved: a GPU when there is one for 'auto')."""
-        from repro.core.options import is_cuda
         from repro.runtime.device import resolve
 
         device = resolve(grid.device)
-        return cls(device=device, batch_size=lm.batch_size or ("auto" if is_cuda(device) else "8"),
+        return cls(device=device, batch_size=lm.batch_size or default_batch_size(device),
                    limit=lm.limit, bootstrap_iters=lm.bootstrap_iters, max_length=lm.max_length,
                    seed=lm.seed, calibration=lm.calibration,
                    calibration_samples=lm.calibration_samples, tie_break=grid.tie_break,

@@ -227,6 +227,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip", nargs="+", default=[], choices=SKIPPABLE, help="checks to leave out")
     p.add_argument("--min-free-gb", type=options.non_negative_float,
                    help="require this much free disk instead of the estimate")
+    p.add_argument("--no-estimate", action="store_true",
+                   help="after the checks pass, do not print the run's estimated time")
+    p.add_argument("--selftest", type=Path, default=Path("build/selftest/selftest.json"),
+                   help="the self-test's figures for the estimate's rates (default: %(default)s)")
 
 
 def report(checks: list[Check]) -> int:
@@ -244,6 +248,13 @@ def report(checks: list[Check]) -> int:
 
 
 def run(args: argparse.Namespace, probes: Probes | None = None) -> int:
-    checks = run_checks(args.models or registry.paper_models(), args.results, probes or real_probes(),
+    models = args.models or registry.paper_models()
+    checks = run_checks(models, args.results, probes or real_probes(),
                         skip=tuple(args.skip), min_free_gb=args.min_free_gb)
-    return report(checks)
+    rc = report(checks)
+    if rc == 0 and not args.no_estimate:  # the run's cost on this host, before it starts
+        from repro.ops.estimate import for_preflight
+
+        args.gpu, args.estimate_json = None, None
+        for_preflight(args, list(models))
+    return rc

@@ -12,6 +12,7 @@ Steps, in order (what each checks and measures: selftest_steps.py; sizes: config
               generation differences reported
   efficiency  the corrected protocol with NVML energy on random weights of Llama-3.2-1B's shape
   report      aggregate and tables over those cells, the published figures beside them
+  rates       this host's rates for the run-time estimate (`pipeline --dry-run`: selftest_rates.py)
 The stages run as `python -m repro <stage>` in their own processes, as `nox -s full` runs them;
 their output goes to <out>/selftest.log. The first failure stops the run with one line; at the
 end one summary of the measured figures is printed (and written to <out>/selftest.json).
@@ -36,6 +37,7 @@ from repro.core.cache import cache_root
 from repro.core.errors import ReproError
 from repro.core.options import is_cuda
 from repro.core.outdir import check_replaceable
+from repro.ops import selftest_rates
 from repro.ops import selftest_steps as steps
 
 MARKER = "selftest.log"  # written first: a folder holding it is ours to clear
@@ -150,6 +152,7 @@ def summary(f: dict) -> str:
               *_level_rows(eff),
               f"  report      {r['rows']} tidy rows from {r['cells']} cells; {r['tables']} tables, "
               f"{r['figures']} figures, claims report",
+              *([selftest_rates.summary_line(f["rates"])] if "rates" in f else []),
               f"  total       {f['total_seconds']} s"
               + ("" if f["cuda_tested"] else "; CUDA was NOT tested: run on a GPU host for that")]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from repro.config.selftest import DeviceScale, Selftest
 from repro.core.options import is_cuda
 from repro.ops import selftest_compare as compare
 from repro.ops.selftest_compare import Failed
+from repro.ops.selftest_rates import rates
 from repro.results import cells as cellio
 
 __all__ = ["STEPS", "Context", "Failed", "cuda_absence"]
@@ -259,4 +260,4 @@ def report(ctx: Context) -> dict:
 
 
 STEPS = [("host", host), ("prune", prune), ("evaluate", evaluate), ("batch", batch),
-         ("efficiency", efficiency), ("report", report)]
+         ("efficiency", efficiency), ("report", report), ("rates", rates)]

@@ -99,7 +99,7 @@ def test_every_shipped_file_loads():
     )
 
     assert len(claims.load_claims()) >= 60
-    assert efficiency.load_config().corrected.repetitions >= 5
+    assert efficiency.load_config().corrected.repetitions.min >= 5
     assert "paper13" in suites.load_suites()
     assert metrics.metrics().columns["ifeval"].metric == "prompt_level_strict_acc"
     assert models.paper_models()

@@ -37,8 +37,9 @@ def test_cpu_run_writes_cells_resumes_and_aggregates(tmp_path, toy_dir, capsys):
     assert main(argv) == 0
     files = sorted(results.rglob("*.json"))
     # corrected: 2 prefill + decode + throughput = 4; paper: 3 workloads x 2 batch sizes = 6
-    # level 0: unaligned only; level 40 (width 58): unaligned and align64 (64)
-    assert len(files) == 10 * 3
+    # level 0: unaligned only; level 40 (width 58): unaligned and align64 (64), the latter under
+    # the corrected protocol only (efficiency.yaml `widths`)
+    assert len(files) == 10 + 10 + 4
     NAME = models.get(str(toy_dir)).name  # the folder's name and content hash
     rec = json.loads((results / f"efficiency/{NAME}/maw-align64-cpu-float32/level-40/prefill_p8_b1.json")
                      .read_text())
@@ -55,8 +56,8 @@ def test_cpu_run_writes_cells_resumes_and_aggregates(tmp_path, toy_dir, capsys):
 
     df = efficiency_rows(results, "test-run")
     validate(df)
-    assert set(df["variant"]) == {"cpu-float32", "align64-cpu-float32", "cpu-float32-synthetic",
-                                 "align64-cpu-float32-synthetic"}  # the folder's default dtype: bfloat16
+    assert set(df["variant"]) == {"cpu-float32", "align64-cpu-float32",
+                                 "cpu-float32-synthetic"}  # the folder's default dtype: bfloat16
     assert not df["metric"].str.startswith("energy").any()  # not measured: absent, not zero
     pre = df[(df.task == "prefill_p16_b1") & (df.metric == "prefill_latency_ms_median")]
     assert len(pre) == 3 and (pre["unit"] == "ms").all() and (pre["value"] > 0).all()

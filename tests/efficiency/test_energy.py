@@ -159,3 +159,46 @@ def test_net_energy_is_not_clipped_and_needs_both_parts():
 def test_unavailable_meter_has_reason():
     m = EnergyMeter(reason="x")
     assert not m.available and m.snapshot()["power_w_end"] is None
+
+
+def test_idle_is_calibrated_once_per_session_and_recalibrated_on_drift():
+    from types import SimpleNamespace
+
+    from repro.efficiency.energy import IdleBaseline
+
+    clock = Clock()
+    nvml, state = fake_nvml(clock, power_w=50.0)
+    meter = open_meter("cuda:0", nvml=nvml, clock=clock, sleep=clock.sleep)
+    cfg = SimpleNamespace(calibration_seconds=30.0, settle_seconds=5.0, check_seconds=3.0,
+                          recheck_every_s=600.0, drift_tolerance=0.10)
+    base = IdleBaseline(meter, cfg)
+    first = base.current()
+    assert first.power_w == pytest.approx(50.0, rel=1e-4) and first.seconds == 30.0
+    assert base.slept_s == 35.0  # settle + 30 s, once
+    for _ in range(10):  # every later workload within recheck_every_s: no sleep at all
+        clock.sleep(30.0)
+        assert base.current() is first
+    assert base.slept_s == 35.0 and len(base.events) == 1
+    clock.sleep(400.0)  # 700 s since the calibration: a drift check (settle + 3 s), no drift
+    assert base.current() is first and base.slept_s == 35.0 + 8.0
+    assert base.events[-1]["event"] == "drift check" and base.events[-1]["drift"] < 0.01
+    state["set_power"](60.0)  # the idle draw moved by 20%: the next due check recalibrates
+    clock.sleep(700.0)
+    now = base.current()
+    assert now.power_w == pytest.approx(60.0, rel=1e-4)
+    assert [e["event"] for e in base.events][-2:] == ["drift check", "recalibration after drift"]
+    assert base.session() is first  # the paper protocol keeps the session's calibration
+    rec = base.record(now)
+    assert rec["power_w"] == pytest.approx(60.0, rel=1e-4) and len(rec["session_events"]) == 4
+
+
+def test_unavailable_meter_never_sleeps_for_idle():
+    from types import SimpleNamespace
+
+    from repro.efficiency.energy import IdleBaseline
+
+    clock = Clock()
+    base = IdleBaseline(open_meter("cpu", clock=clock, sleep=clock.sleep),
+                        SimpleNamespace(calibration_seconds=30.0, settle_seconds=5.0))
+    assert base.current().power_w is None and base.session().power_w is None
+    assert clock.now == 0.0 and base.slept_s == 0.0

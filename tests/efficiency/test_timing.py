@@ -83,3 +83,38 @@ def test_scaled_converts_seconds_to_ms_and_keeps_cv():
     ms = timing.scaled(s, 1000)
     assert ms.median == pytest.approx(11.0) and ms.cv == pytest.approx(s.cv)
     assert ms.iqr == pytest.approx(s.iqr * 1000)
+
+
+def test_adaptive_repetitions_stop_when_the_median_is_tight():
+    from repro.efficiency.timing import Until
+
+    clock = FakeClock()
+    timer = Timer(clock=clock, sync=lambda: None)
+    # steady 0.125 s calls: the minimum (5 reps) and min_seconds (2 s) decide: 16 reps
+    steady = repeat(lambda: clock.work(0.125), reps=Until(5, min_seconds=2.0, ci_rel=0.02),
+                    warmups=0, timer=timer)
+    assert len(steady) == 16
+    # and 1 s calls: the minimum number decides
+    assert len(repeat(lambda: clock.work(1.0), reps=Until(5, min_seconds=2.0), warmups=0,
+                      timer=timer)) == 5
+    # noisy calls (0.125 or 0.25 s alternately): the median's interval spans both, never within
+    # +-2%: it runs to max_seconds (32 calls = 6 s)
+    noisy = iter([0.125, 0.25] * 1000)
+    got = repeat(lambda: clock.work(next(noisy)), reps=Until(5, min_seconds=0.0, ci_rel=0.02,
+                                                             max=1000, max_seconds=6.0),
+                 warmups=0, timer=timer)
+    assert sum(got) == pytest.approx(6.0) and len(got) == 32
+    # and at most `max` repetitions
+    capped = repeat(lambda: clock.work(next(noisy)), reps=Until(5, ci_rel=0.02, max=12),
+                    warmups=0, timer=timer)
+    assert len(capped) == 12
+    # a plain number is exactly that many
+    assert len(repeat(lambda: clock.work(0.3), reps=7, warmups=1, timer=timer)) == 7
+
+
+def test_median_interval_is_the_order_statistics_interval():
+    from repro.efficiency.timing import median_interval
+
+    x = list(range(1, 101))  # n = 100: ranks 50 -+ 9.8 -> [40, 60] (0-based) -> values 41, 61
+    assert median_interval(x) == (41.0, 61.0)
+    assert median_interval([3.0, 1.0, 2.0, 5.0, 4.0]) == (1.0, 5.0)  # n = 5: the whole sample

@@ -28,7 +28,8 @@ FREE = {
     "--sensitivity": "prune spareK: the scan's cells are read before any weights load",
     "--id": "claims: select() names the closest ids before any data are read",
 }
-PATHS = {"--results", "--out", "--calibration", "--config", "--published", "--data"}
+PATHS = {"--results", "--out", "--calibration", "--config", "--published", "--data", "--selftest",
+         "--estimate-json"}
 # malformed for every checked number or name
 BAD = ["", " ", "abc", "nan", "inf", "-inf", "1e400", "-1", "0x1g", "4/0", "☃", "a/b", "..", "a,b",
        "x\x01"]

@@ -152,3 +152,14 @@ def test_host_step_on_the_cpu_checks_a_bf16_matmul(tmp_path):
     got = steps.host(ctx)
     assert got["device"] == "cpu" and got["matmul_size"] == cfg.scale("cpu").matmul_size
     assert 1e-4 < got["matmul_rel_error"] < 2e-2 and got["matmul_tflops"] > 0
+
+
+def test_the_last_step_measures_the_rates_the_estimate_reads():
+    from repro.ops import selftest_rates
+
+    assert steps.STEPS[-1][0] == "rates"
+    rates = {"stage_start_s": 9.5, "cell_s": 0.8, "models": {
+        MODEL: {"forward": {"a": 0.01, "b": 1e-4}, "decode": {"a": 0.02, "b": 0.005}}}}
+    line = selftest_rates.summary_line(rates)
+    assert "stage start 9.5 s" in line and f"{MODEL} 25.0 ms/step" in line
+    assert "rates       stage start" in st.summary({**FIGURES, "rates": rates})

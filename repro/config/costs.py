@@ -1,0 +1,131 @@
+"""What a run costs, as data: repro/config/costs.yaml (per-task work per item, a table of common
+GPUs, the paper and fast settings, host overheads). Every value is an estimate with its source;
+repro/ops/estimate.py prices a profile with it.
+
+    from repro.config.costs import costs
+    c = costs()
+    c.task("mmlu").forwards               # forwards per item (documents: task_sizes.yaml)
+    c.items("mmlu")                       # 14042, from task_sizes.yaml
+    c.device_for("NVIDIA H100 80GB HBM3") # the row whose `match` names it, or None
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+from repro.config.loader import kit_file, load, require
+from repro.config.task_sizes import task_sizes
+from repro.core.errors import ReproError
+
+FILE = kit_file("costs.yaml")
+SETTINGS = ("paper", "fast")
+
+
+@dataclass(frozen=True)
+class Setting:
+    loglikelihood_batch: int
+    generate_batch: int
+    cpu_batch: int | None = None   # the batch a CPU run uses in this setting (None: the same)
+
+    def __post_init__(self) -> None:
+        require(self.loglikelihood_batch >= 1 and self.generate_batch >= 1, "batch sizes must be >= 1")
+
+    def batch(self, kind: str, device: str) -> int:
+        if device == "cpu" and self.cpu_batch:
+            return self.cpu_batch
+        return self.generate_batch if kind == "generate" else self.loglikelihood_batch
+
+
+@dataclass(frozen=True)
+class TaskCost:
+    kind: Literal["loglikelihood", "rolling", "generate"]
+    forwards: float
+    requests: float
+    tokens: float
+    generated: float = 0.0
+    max_gen: int = 0
+    batch_generated: float = 0.0
+    items: int | None = None       # only for the kit's local tasks (not in task_sizes.yaml)
+
+    def __post_init__(self) -> None:
+        require(self.forwards > 0 and self.requests > 0 and self.tokens > 0,
+                "forwards, requests and tokens must be positive")
+        require(self.kind != "generate" or 0 < self.generated <= self.batch_generated <= self.max_gen,
+                "a generate task needs 0 < generated <= batch_generated <= max_gen")
+
+
+@dataclass(frozen=True)
+class Device:
+    match: tuple[str, ...]
+    tflops: float
+    memory_gb_s: float
+    mfu: float
+    launch_ms_per_layer: float
+    source: str
+
+    def __post_init__(self) -> None:
+        require(self.tflops > 0 and self.memory_gb_s > 0 and 0 < self.mfu <= 1,
+                "tflops and memory_gb_s must be positive, mfu in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Host:
+    stage_start_s: float
+    load_s_per_gb: float
+    cell_s: float
+    request_ms: float
+    reference_start_s: float
+    kit_cell_s: float
+    rank_s: float
+    light_stage_s: dict[str, float]
+    download_s: float
+
+    def __post_init__(self) -> None:
+        require("default" in self.light_stage_s, "host.light_stage_s needs a default")
+
+
+@dataclass(frozen=True)
+class Costs:
+    version: int
+    settings: dict[Literal[SETTINGS], Setting]
+    tasks: dict[str, TaskCost]
+    calibration_window_tokens: int
+    devices: dict[str, Device]
+    host: Host
+
+    def __post_init__(self) -> None:
+        require(set(self.settings) == set(SETTINGS), f"settings must be exactly {', '.join(SETTINGS)}")
+
+    def task(self, name: str) -> TaskCost:
+        if name not in self.tasks:
+            raise ReproError(f"task '{name}' has no cost entry in repro/config/{FILE.name}; add "
+                             "one (kind, forwards, requests, tokens per item) to estimate its runs")
+        return self.tasks[name]
+
+    def items(self, name: str) -> int:
+        """Documents a task scores: task_sizes.yaml, else the local task's own count here."""
+        spec = self.task(name)
+        if spec.items is not None:
+            return spec.items
+        size = task_sizes().tasks.get(name)
+        if size is None:
+            raise ReproError(f"task '{name}' has no item count: add it to task_sizes.yaml (lm-eval "
+                             f"tasks) or give `items` in repro/config/{FILE.name} (local tasks)")
+        return size.items
+
+    def device_for(self, gpu_name: str) -> tuple[str, Device] | None:
+        """The table row for a GPU name (its key or a `match` substring), or None."""
+        low = gpu_name.lower()
+        if low in self.devices:
+            return low, self.devices[low]
+        for key, d in self.devices.items():
+            if any(m.lower() in low for m in d.match):
+                return key, d
+        return None
+
+
+@functools.cache
+def costs(path: str = str(FILE)) -> Costs:
+    return load(Costs, path)

@@ -1,0 +1,286 @@
+"""What each stage of a pipeline profile will compute, counted without running it (no torch):
+cells, lm-eval requests, prompt and generated tokens, and the device work behind them as Jobs
+(forwards, decode steps, adaptive requests, sleeps) that repro/ops/cost_rates.py prices.
+
+    work = stage_work("evaluate", ctx, "paper")     # a StageWork; ctx: the run's models, levels...
+
+Cells come from the stages' own planners (repro.evaluate.plan.ModelPlan, the sensitivity grid,
+repro.efficiency.cells); the work per cell from repro/config/costs.yaml and the task sizes.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+from repro.config import models, suites
+from repro.config.costs import Setting, costs
+from repro.config.efficiency import EfficiencyConfig, protocol_of
+from repro.config.efficiency import load_config as efficiency_config
+from repro.config.extensions import extensions
+from repro.config.neuron_selection import neuron_selection
+from repro.core.pruning import CALIBRATED, UNIFORM
+from repro.prune.widths import keep_count
+
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A GLU decoder's sizes, for FLOPs and bytes per token (efficiency.yaml `shapes`, else
+    models.yaml with Llama-like defaults)."""
+
+    name: str
+    hidden: int
+    intermediate: int
+    layers: int
+    vocab: int
+    kv_dim: int
+    tied: bool
+    dtype: str
+
+    def params(self, level: float = 0.0) -> float:
+        k = keep_count(self.intermediate, level)
+        per_layer = 3 * self.hidden * k + 2 * self.hidden * self.hidden + 2 * self.hidden * self.kv_dim
+        return self.layers * per_layer + self.vocab * self.hidden * (1 if self.tied else 2)
+
+    def weight_bytes(self, level: float = 0.0) -> float:
+        return self.params(level) * DTYPE_BYTES.get(self.dtype, 4)
+
+
+@functools.cache
+def shape_of(name: str, dtype: str | None = None) -> Shape:
+    spec = models.get(name)
+    raw = efficiency_config().shapes.get(name)
+    if raw is not None:
+        heads, kv = raw["num_attention_heads"], raw["num_key_value_heads"]
+        head_dim = raw.get("head_dim") or raw["hidden_size"] // heads
+        return Shape(name, raw["hidden_size"], raw["intermediate_size"], raw["num_hidden_layers"],
+                     raw["vocab_size"], kv * head_dim, bool(raw.get("tie_word_embeddings")),
+                     dtype or spec.dtype)
+    h = spec.hidden_size or 64
+    return Shape(name, h, spec.intermediate_size or 4 * h, spec.num_layers or 2, 32000, h, False,
+                 dtype or spec.dtype)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Device work of one kind. forward: `count` forwards of batch x tokens; decode: `count`
+    steps at `batch`; request: one fixed-length generate (tokens prompt, new tokens), repeated
+    adaptively (efficiency.yaml `corrected.repetitions`) after `warmups`; sleep: seconds."""
+
+    kind: str
+    model: str
+    level: float
+    count: float = 0.0
+    batch: int = 1
+    tokens: float = 0.0
+    new: int = 0
+    warmups: int = 0
+    metered: bool = False
+
+
+@dataclass
+class StageWork:
+    stage: str
+    cells: int = 0
+    requests: float = 0.0
+    prompt_tokens: float = 0.0
+    generated_tokens: float = 0.0
+    jobs: list[Job] = field(default_factory=list)
+    lm_eval_cells: int = 0          # lm-eval calls: per-cell host work
+    lm_eval_requests: float = 0.0   # ... and per-request host work
+    written: int = 0                # cells the kit writes with provenance and samples
+    rankings: int = 0               # (model, criterion) rankings: every layer scored once
+    starts: int = 1                 # stage processes
+    loads: list[str] = field(default_factory=list)   # models loaded
+    sleep_s: float = 0.0            # idle-power calibration
+    fixed_s: float = 0.0            # work priced as a constant (downloads, reports)
+    note: str = ""
+
+    def add_lm_eval(self, model: str, level: float, task: str, setting: Setting, device: str,
+                    max_length: int, limit: int | None = None) -> None:
+        """One lm-eval call (a cell) of `task` on `model` pruned at `level`."""
+        c = costs().task(task)
+        items = costs().items(task)
+        items = min(items, limit) if limit else items
+        b = setting.batch(c.kind, device)
+        self.lm_eval_cells += 1
+        self.written += 1
+        self.requests += items * c.requests
+        self.lm_eval_requests += items * c.requests
+        if c.kind == "rolling":  # windows of max_length, no overlap (lm-eval's rolling windows)
+            windows = items * max(1.0, c.tokens / max_length)
+            self.jobs.append(Job("forward", model, level, windows / b, b, c.tokens * items / windows))
+            self.prompt_tokens += items * c.tokens
+        elif c.kind == "loglikelihood":
+            self.jobs.append(Job("forward", model, level, items * c.forwards / b, b, c.tokens))
+            self.prompt_tokens += items * c.forwards * c.tokens
+        else:  # generate: a batch runs to its longest member
+            steps = c.generated if b == 1 else c.batch_generated
+            self.jobs.append(Job("forward", model, level, items / b, b, c.tokens))
+            self.jobs.append(Job("decode", model, level, math.ceil(items / b) * steps, b))
+            self.prompt_tokens += items * c.tokens
+            self.generated_tokens += items * c.generated
+
+    def add_calibration(self, model: str, samples: int) -> None:
+        """Forwards over the calibration text (activation, hybrid, OWL; sensitivity windows)."""
+        n = costs().calibration_window_tokens
+        self.jobs.append(Job("forward", model, 0.0, samples, 1, n))
+        self.prompt_tokens += samples * n
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the pipeline would run: its models per stage, levels, stage arguments, device."""
+
+    models: tuple[str, ...]
+    selection_models: tuple[str, ...]
+    efficiency_models: tuple[str, ...]
+    levels: tuple[float, ...] | None
+    extra: dict[str, dict]            # per stage: the parsed extra arguments (see estimate.py)
+    device: str                       # cpu | cuda
+    stages: tuple[str, ...] = ()      # the run's stages (a cell an earlier stage computes is reused)
+
+
+def _levels(ctx: Context, spec) -> list[float]:
+    return [float(x) for x in (ctx.levels or spec.levels)]
+
+
+def neuron_selection_work(ctx: Context, setting: Setting) -> StageWork:
+    from repro.evaluate.plan import ModelPlan
+
+    ns, extra = neuron_selection(), ctx.extra.get("neuron-selection", {})
+    w = StageWork("neuron-selection")
+    for name in ctx.selection_models:
+        spec = models.get(name)
+        tasks = suites.resolve(spec.selection_suite or ns.suite)
+        crits = extra.get("criteria") or list(ns.criteria)
+        plan = ModelPlan(spec, tasks, [float(x) for x in ns.levels], [(c, UNIFORM) for c in crits])
+        cells = plan.cells()
+        w.cells += len(cells)
+        w.loads.append(name)
+        for c in cells:
+            w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
+        for _ in set(crits) & set(CALIBRATED):
+            w.add_calibration(name, extra.get("calibration_samples", 32))
+        w.rankings += len(set(crits) | {"maw"})
+    return w
+
+
+def evaluate_plan(ctx: Context, spec):
+    from repro.evaluate.plan import ModelPlan
+
+    return ModelPlan(spec, suites.resolve(spec.suite), _levels(ctx, spec), [("maw", UNIFORM)])
+
+
+def evaluate_work(ctx: Context, setting: Setting) -> StageWork:
+    extra = ctx.extra.get("evaluate", {})
+    w = StageWork("evaluate")
+    for name in ctx.models:
+        spec = models.get(name)
+        cells = evaluate_plan(ctx, spec).cells()
+        w.cells += len(cells)
+        w.loads.append(name)
+        w.rankings += 1
+        for c in cells:
+            w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
+    return w
+
+
+def sensitivity_work(ctx: Context, setting: Setting) -> StageWork:
+    """Per (criterion, level, layer) the calibration windows and the task, only the layers from
+    the cut one up recomputed (repro/extensions/replay.py: about half of the forwards)."""
+    ext, extra = extensions().sensitivity, ctx.extra.get("sensitivity", {})
+    w = StageWork("sensitivity")
+    for name in ctx.models:
+        spec = models.get(name)
+        task = (extra.get("tasks") or [ext.task_by_suite.get(spec.suite or "")])[0]
+        levels = extra.get("levels") or list(ext.levels)
+        groups = 1 + len(ext.criteria) * len(levels) * spec.num_layers
+        w.cells += 2 * spec.num_layers * (1 + len(ext.criteria) * len(levels))
+        w.loads.append(name)
+        w.rankings += len(ext.criteria)
+        share = (spec.num_layers + 1) / (2 * spec.num_layers)  # replayed prefix
+        part = StageWork("part")
+        part.add_lm_eval(name, 0.0, task, setting, ctx.device, spec.max_length, extra.get("limit"))
+        part.add_calibration(name, extra.get("perplexity_windows", ext.calibration_samples))
+        for job in part.jobs:
+            w.jobs.append(Job(job.kind, name, 0.0, job.count * (1 + (groups - 1) * share),
+                              job.batch, job.tokens))
+        w.lm_eval_cells += groups
+        w.written += groups  # the calibration cells beside them are a few bytes
+        w.requests += part.requests * groups
+        w.lm_eval_requests += part.requests * groups
+        w.prompt_tokens += part.prompt_tokens * groups
+    return w
+
+
+def extensions_work(ctx: Context, setting: Setting) -> StageWork:
+    from repro.evaluate.plan import ModelPlan
+
+    ext, extra = extensions(), ctx.extra.get("extensions", {})
+    w = StageWork("extensions")
+    for name in ctx.models:
+        spec = models.get(name)
+        task = (extra.get("tasks") or [ext.sensitivity.task_by_suite.get(spec.suite or "")])[0]
+        levels = [0.0, *(extra.get("levels") or ext.report.levels)]
+        plan = ModelPlan(spec, suites.resolve(spec.suite, [task]), spec.check_levels(levels),
+                         [(r.criterion, r.alloc) for r in ext.report.rows])
+        cells = plan.cells()
+        if "evaluate" in ctx.stages:  # the maw cells at evaluate's levels are evaluate's own
+            cells = [c for c in cells if c not in set(evaluate_plan(ctx, spec).cells())]
+        w.cells += len(cells)
+        w.loads.append(name)
+        for c in cells:
+            w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
+        reading = {r.criterion for r in ext.report.rows if r.criterion in CALIBRATED or r.tag == "owl"}
+        for _ in reading:
+            w.add_calibration(name, extra.get("calibration_samples", 32))
+        w.rankings += len({c.criterion for c in cells}) + len({c.variant for c in cells} - {""})
+    return w
+
+
+def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None = None) -> StageWork:
+    """Corrected workloads as adaptive requests (+ energy blocks on a metered GPU); paper
+    workloads as seeds x calls of prefill + new-token decode steps (an upper bound: generation
+    stops at EOS); one idle calibration per session (drift checks are priced in estimate.py)."""
+    from repro.efficiency.cells import planned
+    from repro.efficiency.workloads import workloads
+
+    extra = ctx.extra.get("efficiency", {})
+    cfg = cfg or efficiency_config(profile=extra.get("profile"))
+    metered = ctx.device == "cuda"
+    w = StageWork("efficiency")
+    for name in ctx.efficiency_models:
+        spec = models.get(name)
+        w.loads.append(name)
+        w.rankings += 1
+        wls = [w for w in workloads(cfg) if not extra.get("workloads") or w.name in extra["workloads"]]
+        cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"),
+                        wls=wls)
+        w.cells += len(cells)
+        w.written += len(cells)
+        for level, _, wl in cells:
+            if protocol_of(wl.kind) == "corrected":
+                w.jobs.append(Job("request", name, level, 1, wl.batch_size, wl.prompt_tokens,
+                                  wl.new_tokens, cfg.corrected.warmups, metered))
+                w.requests += 1
+                continue
+            p = cfg.paper.workloads[wl.source]
+            calls = math.ceil(p.num_prompts / wl.batch_size) * len(cfg.paper.seeds)
+            length = sum(p.synthetic_prompt_tokens) / 2
+            w.jobs.append(Job("forward", name, level, calls, wl.batch_size, length))
+            w.jobs.append(Job("decode", name, level, calls * wl.new_tokens, wl.batch_size))
+            w.requests += calls * wl.batch_size
+            w.prompt_tokens += calls * wl.batch_size * length
+            w.generated_tokens += calls * wl.batch_size * wl.new_tokens
+    if metered and w.cells:
+        w.sleep_s += cfg.idle.settle_seconds + cfg.idle.calibration_seconds
+    return w
+
+
+WORK = {"neuron-selection": neuron_selection_work, "evaluate": evaluate_work,
+        "efficiency": efficiency_work, "sensitivity": sensitivity_work,
+        "extensions": extensions_work}
