@@ -1,7 +1,7 @@
 """Stage 00, neuron selection: which criterion keeps the model best at 10% pruning.
 
-    python -m repro neuron-selection                                  # Llama-3.2-1B, bfloat16
-    python -m repro neuron-selection --dtype float16                  # the paper's setting
+    python -m repro neuron-selection                                  # Llama-3.2-1B, float16 (the paper's)
+    python -m repro neuron-selection --dtype bfloat16                 # the main runs' dtype
     python -m repro neuron-selection --models smollm2-135m-instruct   # the CPU smoke model
 
 Defaults from repro/config/neuron_selection.yaml: the paper's maw, vow, pon, plus random (a
@@ -10,10 +10,11 @@ hybrid (repro/prune/hybrid.py), each at 10%, and the
 unpruned baseline (level 0, recorded as maw); the `neuron_selection` suite (wikitext,
 lambada_openai, boolq, piqa; 0-shot), or the model's own `selection_suite` (models.yaml).
 
-dtype: the paper ran this stage in float16, in which WikiText perplexity overflowed to inf in a
-rerun; its main runs used bfloat16. Default here: the model's dtype from models.yaml (bfloat16
-for Llama); `--dtype float16` is the paper-compatible mode. The dtype is the cell's variant in
-the tidy data (fp16, bf16, fp32), so runs in several dtypes sit side by side.
+dtype: the paper ran this stage in float16 (notebook 00), its main runs in bfloat16; in float16
+WikiText perplexity overflowed to inf in a later rerun. Default here: the model's
+`selection_dtype` from models.yaml (float16 for the Llama models: the paper's), else its dtype;
+`--dtype bfloat16` runs it as the main runs. The dtype is the cell's variant in the tidy data
+(fp16, bf16, fp32), so runs in several dtypes sit side by side.
 Calibration text for 'activation' and 'hybrid': --calibration FILE, else docstrings of Python standard-library
 modules (ships with Python, offline; repro/evaluate/tasks/text.py), hashed into the record.
 Cells are those of `repro evaluate` (same runner, resumable, shardable) under stage
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     plans = make_plans(args, stage="neuron_selection", default_models=list(ns.models),
                        suite_of=lambda spec: spec.selection_suite or ns.suite,
                        levels_of=lambda spec: list(args.levels or ns.levels),
-                       variants_of=lambda spec, dtype: [TAGS[dtype]])
+                       variants_of=lambda spec, dtype: [TAGS[dtype]],
+                       dtype_of=lambda spec: spec.selection_dtype or spec.dtype)
     rc = execute(args, plans)
     if args.dry_run:
         return rc

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.config import models, suites
+from repro.config.evaluation import evaluation
 from repro.core.errors import ReproError
 from repro.core.ties import PAPER_TIE_BREAK, paper_twin, rule_of, rule_variant
 from repro.evaluate.batch import is_auto, requested
@@ -77,7 +78,7 @@ class Settings:
         out = {"limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
                "max_length": self.max_length or spec.max_length, "dtype": dtype,
                "revision": spec.revision, "seeds": SEEDS, "random_criterion_seed": self.seed,
-               "tie_break": self.tie_break}
+               "tie_break": self.tie_break, **evaluation().cell_settings()}
         if task is not None:  # scores can move with the batch size (repro/evaluate/batch.py)
             out["batch_size"] = requested(task, self.batch_size)
             if is_auto(out["batch_size"]):
@@ -105,7 +106,9 @@ class Settings:
 def make_plans(args: argparse.Namespace, *, stage: str, default_models: list[str],
                suite_of: Callable[[models.ModelSpec], str | None],
                levels_of: Callable[[models.ModelSpec], list[float]],
-               variants_of: Callable[[models.ModelSpec, str], list[str]]) -> list[ModelPlan]:
+               variants_of: Callable[[models.ModelSpec, str], list[str]],
+               dtype_of: Callable[[models.ModelSpec], str] = lambda spec: spec.dtype,
+               ) -> list[ModelPlan]:
     """Validate every model, suite, task, level, variant and criterion; no weights are loaded."""
     from repro.prune import criteria
 
@@ -118,7 +121,7 @@ def make_plans(args: argparse.Namespace, *, stage: str, default_models: list[str
         suite = args.suite or suite_of(spec)
         if not suite:
             raise ReproError(f"{name} is a local model with no suite of its own: pass --suite")
-        dtype = args.dtype or spec.dtype
+        dtype = args.dtype or dtype_of(spec)
         variants = [rule_variant(v, args.tie_break) for v in variants_of(spec, dtype)]
         plans.append(ModelPlan(spec, suites.resolve(suite, args.tasks), levels_of(spec), crits,
                                variants, stage=stage, dtype=dtype))

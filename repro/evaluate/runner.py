@@ -6,9 +6,10 @@ How a cell is run (the paper's setting, made explicit):
   per criterion (repro.prune), so untouched tensors are shared with the base;
 - lm-eval's Python API (`simple_evaluate`) on the in-memory model, one call per task with that
   task's own few-shot count (a global num_fewshot is ignored or overrides silently otherwise);
-- fixed max_length (the model's, from models.yaml: lm-eval would otherwise take 131072 from the
-  Llama config), fixed seeds (lm-eval's defaults, recorded), batch_size "auto" on GPU unless a
-  task fixes its own; the size "auto" resolved to is recorded per cell (batch.py);
+- the HFLM built in one place (hflm.py) with the paper's effective settings, each explicit:
+  batch size 1, max_length the model's own (models.yaml: the config's max_position_embeddings),
+  no BOS, no truncation; fixed seeds (lm-eval's defaults, recorded); a task's own batch size
+  where suites.yaml sets one; what "auto" resolved to is recorded per cell (batch.py);
 - no answer cache (lm-eval keys it by request only, not by model: a shared cache would hand one
   configuration another's answers); samples kept as a gzipped JSONL attachment.
 """
@@ -29,7 +30,8 @@ from typing import Any
 
 from repro.config import suites
 from repro.core.errors import ReproError
-from repro.evaluate.batch import BatchSizes, is_auto
+from repro.evaluate import hflm
+from repro.evaluate.batch import BatchSizes
 from repro.evaluate.plan import SEEDS, ModelPlan, Settings, calibration_for
 from repro.results import cells as cellio
 from repro.results.locks import Claims
@@ -152,16 +154,17 @@ def is_done(root: Path, cell: cellio.Cell, settings: dict, identity: str | None 
     rec = cellio.read(root, cell, identity)
     if rec is None:
         return False
-    old = rec.get("payload", {}).get("settings")
-    if old != _jsonable(settings):
+    changed = hflm.differs(rec.get("payload", {}).get("settings"), rec.get("provenance", {}),
+                           _jsonable(settings))
+    if changed:
         log.warning("%s was computed with other settings (%s); it will be recomputed",
-                    cell.id, ", ".join(k for k in settings if (old or {}).get(k) != settings[k]))
+                    cell.id, ", ".join(changed))
         return False
     return True
 
 
 def default_batch_size(device: str) -> str:
-    return "auto" if device.startswith("cuda") else "8"
+    return hflm.default_batch_size()  # the same on every device: the paper's effective one
 
 
 def run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spec: str | None,
@@ -264,7 +267,7 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
                 prov = provenance(
                     host_info(settings.device), stage=plan.stage, model=spec.record(), source=source,
                     dtype=plan.dtype, max_length=max_length,
-                    batch_size=sizes.record(),
+                    batch_size=sizes.record(), hflm=hflm.effective(lm),
                     apply_chat_template=is_chat(cell.variant), fewshot_as_multiturn=False,
                     system_instruction=None, seeds=SEEDS,
                     limit=settings.limit, bootstrap_iters=settings.bootstrap_iters,
@@ -287,8 +290,5 @@ def _run_plans(plans: list[ModelPlan], root: Path, settings: Settings, shard_spe
 
 
 def _hflm(model, tokenizer, settings: Settings, max_length: int):
-    from lm_eval.models.huggingface import HFLM
-
-    bs = settings.batch_size  # each task sets its own before it runs (batch.BatchSizes)
-    return HFLM(pretrained=model, tokenizer=tokenizer, max_length=max_length,
-                batch_size=bs if is_auto(bs) else int(bs), max_batch_size=settings.max_batch_size)
+    return hflm.build(model, tokenizer, batch_size=settings.batch_size, max_length=max_length,
+                      max_batch_size=settings.max_batch_size)  # each task sets its own batch size
