@@ -34,6 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("repro.report.analysis", "relative changes and correlations from the tidy data"),
     "claims": ("repro.report.claims", "check every numeric claim of the paper against the data"),
     "tables": ("repro.report.render", "regenerate LaTeX tables, figures and the claims report"),
+    # issue 18: the paper's published checkpoints, and the dress rehearsal of the paper profile
+    "published": ("repro.ops.published", "check the paper's Hub checkpoints against the kit's prune"),
+    "rehearsal": ("repro.rehearsal.cli", "the whole paper profile on a CPU with tiny models, offline"),
 }
 QUIET = ("-q", "--quiet")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from repro.config.evaluation import evaluation
+from repro.core import rehearsal
 from repro.evaluate.batch import is_auto
 
 
@@ -94,4 +95,6 @@ def differs(old: dict | None, provenance: dict, asked: dict) -> list[str]:
     old = old if isinstance(old, dict) else {}
     have = {k: old[k] if k in old else implied(old, provenance, k) for k in asked}
     extra = [k for k in old if k not in asked]
-    return [k for k in asked if have[k] != asked[k]] + extra
+    # a rehearsal's cell (tiny random model) is never a real run's, nor the other way round
+    mark = ["rehearsal"] if bool(provenance.get("rehearsal")) != rehearsal.active() else []
+    return [k for k in asked if have[k] != asked[k]] + extra + mark

@@ -32,6 +32,7 @@ from repro.config import suites
 from repro.core.errors import ReproError
 from repro.evaluate import hflm
 from repro.evaluate.batch import BatchSizes
+from repro.evaluate.datasets_once import datasets_once
 from repro.evaluate.plan import SEEDS, ModelPlan, Settings, calibration_for
 from repro.results import cells as cellio
 from repro.results.locks import Claims
@@ -114,7 +115,7 @@ def env_info_once():
 def run_task(lm, task: suites.TaskSpec, tm, *, chat: bool, settings: Settings) -> dict:
     import lm_eval
 
-    with env_info_once():
+    with env_info_once(), datasets_once():
         return lm_eval.simple_evaluate(
             model=lm, tasks=[task.name], num_fewshot=task.shots, task_manager=tm,
             limit=settings.limit, bootstrap_iters=settings.bootstrap_iters, log_samples=True,
