@@ -61,8 +61,8 @@ def tensors(where: str) -> tuple[dict, dict]:
 
 
 def _download(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hf
+    from huggingface_hub import snapshot_download
 
     from repro.core import hub
 

@@ -9,7 +9,7 @@ scaling), tied input and output embeddings (as Llama-3.2-1B and 3B), the config'
 MLP is 4x its hidden size, the 3B's 2.67x), Llama-3's special tokens, a BOS added by the
 tokenizer, no pad token, and generation_config.json's sampling defaults; the Instruct one has a
 Llama-3-style chat template and stops at <|eot_id|>. What they do not share: size (hidden 64 or
-96, 2 or 3 layers) and weights: seeded random, then a few hundred steps of training on the
+96, 2 or 3 layers) and weights: seeded random, then 200 steps of training on the
 stand-in text, each document ending in the end-of-text token, so that greedy generation stops
 after a sentence or two as a trained model's does (a random model babbles to the token limit:
 IFEval's 1280 tokens per prompt would take most of the rehearsal's time). Every score is noise.
@@ -57,7 +57,7 @@ def tokenizer(text: str, instruct: bool):
     return fast
 
 
-def train(model, tok, docs: list[str], eos: int, steps: int = 300, seq: int = 48):
+def train(model, tok, docs: list[str], eos: int, steps: int = 200, seq: int = 48):
     """A few hundred AdamW steps on the documents, each followed by `eos` (one thread, seeded:
     the same weights on every machine of the same torch)."""
     import torch

@@ -52,8 +52,8 @@ def tasks_of(names: list[str]) -> list[str]:
 def build(sandbox: Path, names: list[str]) -> dict:
     """Write the models, the datasets and the punkt_tab stand-in; load every task once."""
     from repro.evaluate.nltk_data import write_stub
-    from repro.rehearsal import standins
     from repro.rehearsal import models as tiny
+    from repro.rehearsal import standins
 
     if sandbox.exists():
         shutil.rmtree(sandbox)

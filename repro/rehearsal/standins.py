@@ -8,7 +8,9 @@
 datasets 3.6 loads a local folder before asking the Hub, so with <root> as the working directory
 `load_dataset("gsm8k", "main")` (what lm-eval 0.4.9.1's gsm8k task calls) reads these. The text
 is made up from a small word list and numbers, deterministic, and only as long as the pipeline
-needs: the numbers computed from it mean nothing.
+needs: the numbers computed from it mean nothing. Sizes: a few documents per split, enough for
+each task's few-shot examples (mmlu's dev 5, gsm8k's train 5) and for the efficiency stage's
+quick workloads (16 prompts each from hellaswag's validation, mmlu's `all` test, IFEval's train).
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ def catalogue() -> list[Dataset]:
         Dataset("Rowan/hellaswag", {"ind": I32, "activity_label": S, "ctx_a": S, "ctx_b": S,
                                     "ctx": S, "endings": _seq(S), "source_id": S, "split": S,
                                     "split_type": S, "label": S},
-                {"train": 3, "validation": 20, "test": 3}, hellaswag),
+                {"train": 3, "validation": 16, "test": 3}, hellaswag),
         Dataset("winogrande", {"sentence": S, "option1": S, "option2": S, "answer": S},
                 three, winogrande, ("winogrande_xl",)),
         Dataset("baber/piqa", {"goal": S, "sol1": S, "sol2": S, "label": I64}, three, piqa),
@@ -191,15 +193,15 @@ def catalogue() -> list[Dataset]:
                 {"validation": 6}, truthfulqa, ("multiple_choice",)),
         Dataset("gsm8k", {"question": S, "answer": S}, {"train": 6, "test": 4}, gsm8k, ("main",)),
         Dataset("google/IFEval", {"key": I64, "prompt": S, "instruction_id_list": _seq(S),
-                                  "kwargs": [IFEVAL_KWARGS]}, {"train": 8}, ifeval),
+                                  "kwargs": [IFEVAL_KWARGS]}, {"train": 16}, ifeval),
         Dataset("TAUR-Lab/MuSR", {"narrative": S, "question": S, "choices": S,
                                   "answer_index": I64, "answer_choice": S},
                 {"murder_mysteries": 3, "object_placements": 3, "team_allocation": 3}, musr),
     ]
     for subject in mmlu_subjects():
-        out.append(Dataset("cais/mmlu", mmlu_f, {"test": 2, "validation": 2, "dev": 5},
+        out.append(Dataset("cais/mmlu", mmlu_f, {"test": 1, "validation": 1, "dev": 5},
                            mmlu(subject), (subject,)))
-    out.append(Dataset("cais/mmlu", mmlu_f, {"test": 114, "validation": 114, "dev": 285},
+    out.append(Dataset("cais/mmlu", mmlu_f, {"test": 57, "validation": 57, "dev": 285},
                        mmlu("all"), ("all",)))  # the efficiency stage's prompts (efficiency.yaml)
     return out
 

@@ -72,6 +72,7 @@ def requests():
     """One request of each type lm-eval sends; the rolling one longer than 2048 tokens (the
     kit's former fixed max_length) so that the window size shows."""
     from lm_eval.api.instance import Instance
+
     from repro.testing.toy import TOY_TEXT
 
     long_doc = TOY_TEXT * 9  # about 2170 tokens
