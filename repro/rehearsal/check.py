@@ -66,14 +66,78 @@ def check(out: Path, names: list[str], *, levels=None, stages=None) -> dict:
             have = set(scores.level.astype(float))
             if want - have:
                 raise fail(f"{m}: no rows at level(s) {sorted(want - have)}")
+    if "tables" in ran:
+        report.update(check_report(out / "generated", names, levels))
     kit_data = KIT_ROOT / "data" / "reproduction"
     if kit_data.is_dir() and any(rehearsal.MARK in p.name for p in kit_data.iterdir()):
         raise fail(f"{kit_data} holds a rehearsal's file; remove it")
     return report
 
 
+FIGURES = ("dichotomy", "mmlu-truthfulqa", "efficiency", "neuron-selection")
+
+
+def cpu_bound(why: str) -> bool:
+    """A claim no CPU run can reproduce: efficiency figures (energy needs NVML; CPU timings are
+    labelled `cpu` and never judged against the paper's GPU) and the authors' execution time,
+    RAM and GPU memory, which no stage measures."""
+    import re
+
+    from repro.config.metrics import metrics
+
+    m = re.match(r"no reproduction rows for \S+ (\S+)", why or "")
+    task = m.group(1) if m else ""
+    return task == "execution" or task in metrics().efficiency.workloads or \
+        task.startswith(("prefill_", "decode_", "throughput_"))
+
+
+def check_report(gen: Path, names: list[str], levels) -> dict:
+    """Every table and figure written and marked, each model's score tables with a reproduced
+    row at every level and no empty cell in it, every claim's reproduction filled."""
+    import json
+
+    tables = {t.stem: t.read_text(encoding="utf-8") for t in sorted((gen / "tables").glob("*.tex"))}
+    for name, text in tables.items():
+        if rehearsal.MARK not in text:
+            raise fail(f"table {name} is not marked {rehearsal.MARK}")
+    filled = {}
+    for m in names:
+        want = len(levels or models.get(m).levels)
+        mine = [n for n in tables if n.endswith(f"-{m}") and not n.startswith("efficiency")]
+        if not mine:
+            raise fail(f"{m}: no table of its scores in {gen / 'tables'}")
+        for n in mine:
+            rows = [ln for ln in tables[n].splitlines() if "\\textit{reproduced}" in ln]
+            empty = [ln for ln in rows if "--" in ln]
+            if len(rows) < want or empty:
+                raise fail(f"table {n}: {len(rows)} reproduced row(s) for {want} level(s)"
+                           + (f", an empty cell in: {empty[0]}" if empty else ""))
+            filled[n] = len(rows)
+    for fig in FIGURES:
+        if not (gen / "figures" / f"{fig}.png").is_file():
+            raise fail(f"figure {fig} was not drawn")
+    claims = json.loads((gen / "claims.json").read_text(encoding="utf-8"))
+    if not (gen / "claims.md").read_text(encoding="utf-8").startswith(f"> **{rehearsal.NOTE}"):
+        raise fail("claims.md is not marked REHEARSAL")
+    tally: Counter = Counter(c["reproduction_verdict"] for c in claims)
+    gpu = [c["id"] for c in claims if c["reproduction_verdict"] == "not run"
+           and cpu_bound(c["reproduction_why"])]
+    empty = [c for c in claims if c["reproduction_verdict"] in ("not run", "error")
+             and c["id"] not in gpu]
+    if empty:
+        raise fail(f"{len(empty)} claim(s) with no reproduction verdict, e.g. {empty[0]['id']}: "
+                   f"{empty[0]['reproduction_why']}")
+    return {"tables": filled, "claims": dict(sorted(tally.items())), "claims_gpu_only": gpu}
+
+
 def summary(report: dict) -> str:
     lines = [f"== rehearsal: passed in {report.get('seconds')} s"]
     lines += [f"   cells {k}: {v}" for k, v in report["cells"].items()]
     lines += [f"   rows {k}: {v}" for k, v in report.get("rows", {}).items()]
+    lines += [f"   table {k}: reproduced at {v} level(s)" for k, v in report.get("tables", {}).items()]
+    if "claims" in report:
+        lines.append("   claims, reproduction column: " + ", ".join(
+            f"{n} {k}" for k, n in report["claims"].items()))
+        lines.append(f"   of them need a GPU or are measured by no stage: "
+                     f"{len(report['claims_gpu_only'])} ({', '.join(report['claims_gpu_only'])})")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from repro.config.pipeline import pipeline
 from repro.core import options
 from repro.core.atomicio import check_destination, write_text
 from repro.core.errors import ReproError
+from repro.pipeline import _die_with
 from repro.rehearsal import check, sandbox
 
 PROFILE = "rehearsal"
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         argv += ["--levels", *(f"{x:g}" for x in args.levels)]
     if args.stages:
         argv += ["--stages", *args.stages]
-    rc = subprocess.run(argv, env=sandbox.environment(box), cwd=box / "data").returncode
+    rc = subprocess.run(argv, env=sandbox.environment(box), cwd=box / "data",
+                        preexec_fn=_die_with(os.getpid())).returncode  # never an orphaned run
     if rc != 0:
         raise ReproError(f"rehearsal: the pipeline failed (exit {rc}); see the stage's messages "
                          "above: a real run would have failed the same way")

@@ -120,9 +120,11 @@ def truthfulqa(rng, i, split):
 
 
 def gsm8k(rng, i, split):
-    a, b = rng.randrange(2, 20), rng.randrange(2, 20)
-    return {"question": f"A market has {a} {rng.choice(WORDS)}s and gets {b} more. How many now?",
-            "answer": f"It has {a} + {b} = <<{a}+{b}={a + b}>>{a + b}.\n#### {a + b}"}
+    # every answer is 12: the tiny models learn to say it, so exact match is not 0 at 0% (a
+    # relative change from a zero baseline is undefined, and the claims about it not judged)
+    a = rng.randrange(2, 11)
+    return {"question": f"A market has {a} {rng.choice(WORDS)}s and gets {12 - a} more. How many now?",
+            "answer": f"It has {a} + {12 - a} = <<{a}+{12 - a}=12>>12.\n#### 12"}
 
 
 def ifeval(rng, i, split):
@@ -207,14 +209,16 @@ def catalogue() -> list[Dataset]:
 
 
 def corpus(per_dataset: int = 12) -> list[str]:
-    """Short documents in the stand-ins' style (their rows' text fields, joined), for the tiny
-    models' tokenizer and their brief training (repro/rehearsal/models.py)."""
+    """Short documents in the stand-ins' style, one sentence each (their rows' text fields),
+    for the tiny models' tokenizer and their brief training (repro/rehearsal/models.py)."""
     docs = []
     for ds in catalogue()[:12]:  # one of each kind (the mmlu subjects are alike)
         rng = random.Random(f"corpus/{ds.path}")
         for i in range(per_dataset):
             row = ds.row(rng, i, next(iter(ds.splits)))
-            docs.append(" ".join(_flat(v) for k, v in row.items() if k not in ("id", "key", "kwargs")))
+            text = " ".join(_flat(v) for k, v in row.items()
+                            if k not in ("id", "key", "kwargs", "instruction_id_list"))
+            docs += [s.strip() + "." for s in text.split(". ") if s.strip()]
     return docs
 
 

@@ -88,8 +88,12 @@ def _shots(cell: Cell, payload: dict) -> float | None:
     shots = payload.get("n-shot", {})
     if cell.task in shots:
         return _number(shots[cell.task])
-    subs = {_number(v) for k, v in shots.items()
-            if k in payload.get("group_subtasks", {}).get(cell.task, [])}
+    groups = payload.get("group_subtasks", {})
+
+    def leaves(name: str) -> list[str]:  # mmlu -> mmlu_stem -> mmlu_anatomy (found by the rehearsal)
+        return [x for sub in groups.get(name, []) for x in (leaves(sub) if sub in groups else [sub])]
+
+    subs = {_number(shots[k]) for k in leaves(cell.task) if k in shots}
     return subs.pop() if len(subs) == 1 else None
 
 

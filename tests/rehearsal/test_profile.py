@@ -19,7 +19,8 @@ def test_the_rehearsal_profile_runs_what_the_paper_profile_runs():
                                                              paper.stages)
     # the paper profile passes nothing extra to a stage; the rehearsal only preflight's CPU options
     assert paper.extra == {} and reh.extra == {"preflight": ("--skip", "gpu", "--min-free-gb", "1"),
-                                               "efficiency": ("--profile", "quick")}
+                                               "efficiency": ("--profile", "quick", "--widths",
+                                                              "unaligned")}
     assert reh.run_id == rehearsal.MARK and reh.env[rehearsal.ENV] == "1"
     assert reh.env["HF_HUB_OFFLINE"] == reh.env["HF_DATASETS_OFFLINE"] == "1"
     assert reh.out != paper.out

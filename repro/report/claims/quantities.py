@@ -199,6 +199,9 @@ def compute(r: Reader, q: Quantity) -> Computed:
                 if 0 not in s.index:
                     raise NotRun(f"no {r.source} baseline for {model} {list(group)}")
                 base = float(s[0])
+                if base == 0 and kind not in ("value", "abs_change"):  # found by the rehearsal
+                    raise NotRun(f"the {r.source} baseline of {model} {list(group)} is 0: "
+                                 "a relative change is undefined")
                 levels = as_list(q.level) if q.level != () else [lv for lv in s.index if lv > 0]
                 if q.ratio is not None:
                     levels = [lv for lv in s.index if lv > 0 and abs(
