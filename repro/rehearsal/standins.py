@@ -129,7 +129,10 @@ def gsm8k(rng, i, split):
 
 def ifeval(rng, i, split):
     ids, kwargs = [], []
-    for name, args in rng.sample(IFEVAL_INSTRUCTIONS, 2):
+    # every third prompt asks only for no commas, which a short answer meets: IFEval's scores
+    # are then not 0 at 0% (a relative change from 0 is undefined, its claims not judged)
+    chosen = IFEVAL_INSTRUCTIONS[:1] if i % 3 == 0 else rng.sample(IFEVAL_INSTRUCTIONS[1:], 2)
+    for name, args in chosen:
         ids.append(name)
         kwargs.append({k: args.get(k) for k in IFEVAL_KWARGS})
     return {"key": 1000 + i, "prompt": f"Write about the {rng.choice(WORDS)} {_words(rng, 4)}.",
@@ -192,7 +195,7 @@ def catalogue() -> list[Dataset]:
                                "label": {"names": ["False", "True"], "_type": "ClassLabel"}},
                 three, boolq, ("boolq",)),
         Dataset("truthful_qa", {"question": S, "mc1_targets": targets, "mc2_targets": targets},
-                {"validation": 6}, truthfulqa, ("multiple_choice",)),
+                {"validation": 16}, truthfulqa, ("multiple_choice",)),
         Dataset("gsm8k", {"question": S, "answer": S}, {"train": 6, "test": 4}, gsm8k, ("main",)),
         Dataset("google/IFEval", {"key": I64, "prompt": S, "instruction_id_list": _seq(S),
                                   "kwargs": [IFEVAL_KWARGS]}, {"train": 16}, ifeval),
@@ -219,6 +222,9 @@ def corpus(per_dataset: int = 12) -> list[str]:
             text = " ".join(_flat(v) for k, v in row.items()
                             if k not in ("id", "key", "kwargs", "instruction_id_list"))
             docs += [s.strip() + "." for s in text.split(". ") if s.strip()]
+    rng = random.Random("corpus/gsm8k-prompts")  # as lm-eval's gsm8k asks and is answered
+    docs += ["Question: {question}\nAnswer: {answer}".format(**gsm8k(rng, i, "train"))
+             for i in range(3 * per_dataset)]
     return docs
 
 
