@@ -124,7 +124,8 @@ def check_report(gen: Path, names: list[str], levels) -> dict:
            and cpu_bound(c["reproduction_why"])]
     empty = [c for c in claims if c["reproduction_verdict"] in ("not run", "error")
              and c["id"] not in gpu]
-    if empty:
+    whole = levels is None and set(models.paper_models()) <= set(names)  # a part: claims lack levels
+    if empty and whole:
         raise fail(f"{len(empty)} claim(s) with no reproduction verdict, e.g. {empty[0]['id']}: "
                    f"{empty[0]['reproduction_why']}")
     return {"tables": filled, "claims": dict(sorted(tally.items())), "claims_gpu_only": gpu}

@@ -11,9 +11,9 @@ tokenizer, no pad token, and generation_config.json's sampling defaults; the Ins
 Llama-3-style chat template and stops at <|eot_id|>. What they do not share: size (hidden 64 or
 96, 2 or 3 layers) and weights: seeded random, then 200 steps of training on the
 stand-in text, one sentence per document followed by the end-of-text token, whose embedding is
-then nudged toward the full stop's, so that greedy generation stops at a sentence's end at every
-pruning level, as a trained model's does (a random model babbles to the token limit: IFEval's
-1280 tokens per prompt would take most of the rehearsal's time). Every score is noise.
+then nudged (`nudge_end`) so that greedy generation stops within a sentence at every pruning
+level, as a trained model's does (a random model babbles to the token limit: IFEval's 1280
+tokens per prompt would take most of the rehearsal's time). Every score is noise.
 """
 
 from __future__ import annotations
@@ -84,6 +84,23 @@ def train(model, tok, docs: list[str], eos: int, steps: int = 200, seq: int = 48
     return model
 
 
+def nudge_end(model, tok, docs: list[str], stop: int) -> None:
+    """The end token's (tied) embedding moved toward the full stop's and toward the mean
+    direction of the model's last hidden states: a full stop then predicts the end, and a
+    pruned model that lost its sentences still stops within a few tokens (measured on the
+    IFEval stand-ins: at most 7 new tokens at 0, 40, 50 and 60%, where it babbled to the
+    token limit without)."""
+    import torch
+
+    with torch.no_grad():
+        emb = model.get_input_embeddings().weight
+        scale = emb.norm(dim=1).mean()
+        dot = emb[tok.convert_tokens_to_ids(".")].clone()
+        ids = tok(" ".join(docs[:200]), return_tensors="pt")["input_ids"][:, :1024]
+        mean = model.model(ids).last_hidden_state[0].mean(0)
+        emb[stop] += 0.5 * dot / dot.norm() * scale + 0.6 * mean / mean.norm() * scale
+
+
 def write_model(folder: Path, name: str, docs: list[str]) -> Path:
     """The tiny model of `name` (SHAPES) and its tokenizer, saved as the Hub repository holds them."""
     import torch
@@ -105,11 +122,8 @@ def write_model(folder: Path, name: str, docs: list[str]) -> Path:
     torch.manual_seed(seed)
     stop = eos[-1] if instruct else eos
     model = train(LlamaForCausalLM(cfg), tok, docs, stop)
-    with torch.no_grad():  # the end token's embedding nudged toward the full stop's (tied: a full
-        emb = model.get_input_embeddings().weight  # stop then predicts the end, even at 60%)
-        dot = emb[tok.convert_tokens_to_ids(".")]
-        emb[stop] += 0.5 * dot / dot.norm() * emb.norm(dim=1).mean()
-    model = model.to(torch.bfloat16).eval()
+    nudge_end(model.eval(), tok, docs, stop)
+    model = model.to(torch.bfloat16)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tok.save_pretrained(folder)

@@ -135,7 +135,9 @@ def ifeval(rng, i, split):
     for name, args in chosen:
         ids.append(name)
         kwargs.append({k: args.get(k) for k in IFEVAL_KWARGS})
-    return {"key": 1000 + i, "prompt": f"Write about the {rng.choice(WORDS)} {_words(rng, 4)}.",
+    # a prompt that does not end a sentence: the tiny models answer it with one (IFEval counts
+    # an empty response as following no instruction)
+    return {"key": 1000 + i, "prompt": f"Write about the {rng.choice(WORDS)} {_words(rng, 4)}:",
             "instruction_id_list": ids, "kwargs": kwargs}
 
 
@@ -195,7 +197,7 @@ def catalogue() -> list[Dataset]:
                                "label": {"names": ["False", "True"], "_type": "ClassLabel"}},
                 three, boolq, ("boolq",)),
         Dataset("truthful_qa", {"question": S, "mc1_targets": targets, "mc2_targets": targets},
-                {"validation": 16}, truthfulqa, ("multiple_choice",)),
+                {"validation": 12}, truthfulqa, ("multiple_choice",)),
         Dataset("gsm8k", {"question": S, "answer": S}, {"train": 6, "test": 4}, gsm8k, ("main",)),
         Dataset("google/IFEval", {"key": I64, "prompt": S, "instruction_id_list": _seq(S),
                                   "kwargs": [IFEVAL_KWARGS]}, {"train": 16}, ifeval),
