@@ -221,8 +221,8 @@ def corpus(per_dataset: int = 12) -> list[str]:
         rng = random.Random(f"corpus/{ds.path}")
         for i in range(per_dataset):
             row = ds.row(rng, i, next(iter(ds.splits)))
-            text = " ".join(_flat(v) for k, v in row.items()
-                            if k not in ("id", "key", "kwargs", "instruction_id_list"))
+            text = " ".join(_flat(v) for k, v in row.items()  # text, not ids or labels
+                            if k not in ("id", "key", "kwargs", "instruction_id_list", "answerKey"))
             docs += [s.strip() + "." for s in text.split(". ") if s.strip()]
     rng = random.Random("corpus/gsm8k-prompts")  # as lm-eval's gsm8k asks and is answered
     docs += ["Question: {question}\nAnswer: {answer}".format(**gsm8k(rng, i, "train"))
@@ -231,8 +231,8 @@ def corpus(per_dataset: int = 12) -> list[str]:
 
 
 def _flat(value) -> str:
-    if isinstance(value, dict):
-        return " ".join(_flat(v) for v in value.values())
+    if isinstance(value, dict):  # arc's choices: their text, not their labels A B C D
+        return " ".join(_flat(v) for k, v in value.items() if k not in ("label", "labels"))
     if isinstance(value, list):
         return " ".join(_flat(v) for v in value)
     return str(value)
