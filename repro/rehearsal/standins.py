@@ -113,10 +113,13 @@ def boolq(rng, i, split):
 
 
 def truthfulqa(rng, i, split):
-    def targets(n):
-        return {"choices": [_sentence(rng, 5) for _ in range(n)], "labels": [1] + [0] * (n - 1)}
-    return {"question": _sentence(rng, 7)[:-1] + "?", "mc1_targets": targets(4),
-            "mc2_targets": {"choices": [_sentence(rng, 5) for _ in range(4)], "labels": [1, 1, 0, 0]}}
+    # the true answers first, as in the real dataset, and shorter than the false ones (a tiny
+    # model's summed log-likelihood then often prefers them: MC1 is not 0 at 0%)
+    def targets(n_true, n):
+        return {"choices": [_sentence(rng, 3 if k < n_true else 7) for k in range(n)],
+                "labels": [1] * n_true + [0] * (n - n_true)}
+    return {"question": _sentence(rng, 7)[:-1] + "?", "mc1_targets": targets(1, 4),
+            "mc2_targets": targets(2, 4)}
 
 
 def gsm8k(rng, i, split):
