@@ -86,7 +86,7 @@ docker run --rm "$IMAGE" python -c "
 import pathlib, torch
 from repro.ops.preflight import IMAGE_CUDA, min_driver
 assert torch.version.cuda == IMAGE_CUDA, (torch.__version__, torch.version.cuda)
-assert (pathlib.Path('/opt/cache/repro/smollm2/hf-float32') / 'model.safetensors').is_file()
+assert (pathlib.Path('/opt/cache/repro/smollm2/hf-float32-tf4') / 'model.safetensors').is_file()
 print('torch', torch.__version__, 'CUDA', torch.version.cuda, '-> minimum driver', min_driver(torch.version.cuda))"
 
 # The container's user (uid 1000) writes to these host folders.

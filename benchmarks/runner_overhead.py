@@ -4,7 +4,7 @@
 
 Both sides evaluate the smoke model (SmolLM2-135M-Instruct, float32, CPU) at the same levels on
 the same local tasks with the same max_length and batch size:
-  A  in-memory: `repro evaluate`'s runner: load the base once, rank once, prune each level in
+  A  in-memory: `repro evaluate` (repro.evaluate.stage.evaluate): load the base once, rank once, prune each level in
      memory, evaluate the object with simple_evaluate (one call per task);
   B  files + CLI: per level, load the base, prune, save the pruned model (save_pretrained), then
      one `lm_eval --model hf --model_args pretrained=DIR ...` process per level.
@@ -36,9 +36,10 @@ def main() -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     from repro.config import models, suites
-    from repro.evaluate.plan import ModelPlan, Settings
-    from repro.evaluate.runner import run_plans
+    from repro.evaluate.plan import LmEvalOptions
+    from repro.evaluate.stage import evaluate
     from repro.evaluate.tasks.build import build
+    from repro.grid.options import GridOptions
     from repro.prune.apply import prune
     from repro.prune.ranking import rank
     from repro.prune.save import save
@@ -57,10 +58,8 @@ def main() -> int:
 
     # A: in memory
     t0 = time.monotonic()
-    plan = ModelPlan(spec, tasks, levels, ["maw"], [""], dtype=spec.dtype)
-    settings = Settings(device="cpu", batch_size=args.batch_size, limit=None,
-                        bootstrap_iters=100000)  # lm-eval's default, as the CLI below uses
-    run_plans([plan], work / "a", settings, None, out=lambda s: None)
+    evaluate(GridOptions(models=[spec.name], levels=levels, device="cpu", results=work / "a"),
+             LmEvalOptions(suite="smoke", tasks=[t.name for t in tasks], batch_size=args.batch_size))
     a = time.monotonic() - t0
     print(f"A in-memory runner:      {a:7.1f} s", flush=True)
 

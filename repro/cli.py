@@ -3,7 +3,8 @@
 Each command's module provides `configure(parser)` and `run(args) -> int`; modules are imported
 only when their command runs, so `--help` is instant and a stage's heavy imports stay local.
 Global options (-q) work before or after the command. A user error is one line, `error: ...`,
-and exit status 2; anything else that escapes is a kit bug and keeps its traceback.
+and exit status 2 (3: a grid stage ended with cells of its shard missing, repro.grid.executor);
+anything else that escapes is a kit bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from repro.core import options
 from repro.core.atomicio import write_error
-from repro.core.errors import ReproError
+from repro.core.errors import ReproError, Terminated, stop_reason
+from repro.core.stack import require_run_stack
 
 # command -> (module, one-line description); the order is the paper's pipeline
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rehearsal": ("repro.rehearsal.cli", "the whole paper profile on a CPU with tiny models, offline"),
 }
 QUIET = ("-q", "--quiet")
+HELP = {"-h", "--help"}
+GRID = ("neuron-selection", "evaluate", "sensitivity", "extensions", "efficiency")  # cells resume
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -70,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cmd = top.parse_args(words[:1]).command
+        if not HELP.intersection(words):
+            require_run_stack(cmd)  # lm-eval's stages, where it cannot run: one line, now
         module = importlib.import_module(COMMANDS[cmd][0])
         sub = options.Parser(prog=f"repro {cmd}", description=COMMANDS[cmd][1])
         options.add_quiet(sub)
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except ReproError as exc:
         return _fail(str(exc), exc.exit_code)
     _setup_logging(args.quiet)
+    previous = _sigterm_as_interrupt()
     try:
         return int(module.run(args) or 0)
     except ReproError as exc:
@@ -91,8 +99,38 @@ def main(argv: list[str] | None = None) -> int:
         if mapped is None:
             raise
         return _fail(str(mapped), 2)
-    except KeyboardInterrupt:
-        return _fail("interrupted; finished cells are kept and a rerun resumes", 130)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (_sigterm_as_interrupt)
+        how, code = stop_reason(exc)
+        hint = getattr(module, "resume_hint", None)  # a stage that knows better says it
+        return _fail(f"{how}: {hint() if hint else _resume(cmd, args)}", code)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM (SLURM's warning before its kill, `docker stop`) unwinds like Ctrl-C: claims are
+    released, temporary files removed, and one line says what was kept. Returns the handler
+    it replaced (None: not the main thread, where the caller's own handling stays)."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
+def _resume(cmd: str, args: argparse.Namespace) -> str:
+    """What a stopped command kept and how to go on (a stage module's `resume_hint()`,
+    where it has one, says it instead: prune)."""
+    if cmd == "pipeline":
+        return ("each stage's finished cells are kept under the pipeline's --out; the same "
+                "command resumes from them")
+    if getattr(args, "results", None) is not None and cmd in GRID:
+        return (f"the cells finished so far are kept under {args.results}; the same command "
+                "resumes from them (a cell in progress is computed again)")
+    return "nothing was left half-written (outputs are replaced whole); run the same command again"
 
 
 def _fail(message: str, code: int) -> int:

@@ -9,6 +9,11 @@ The stage list, its order, which stages form the sharded GPU grid, and the profi
 (repro/config/pipeline.yaml); this module only expands them into commands. Each stage runs as
 `python -m repro <stage> ...` in its own process (memory is returned between stages, and no
 stage module is imported here). Wall seconds per stage go to <out>/timings.json.
+
+A grid stage exits 3 when cells of its shard are still missing (held by another runner that did
+not finish, say); the pipeline stops there with one line. Before aggregating the grid stages it
+did not run itself (after every shard: `--stages aggregate tables`), it asks each of them
+(`--check`) whether its whole grid is there, and says in one line what is missing.
 """
 
 from __future__ import annotations
@@ -111,6 +116,27 @@ def _die_with(parent: int):
     return arm
 
 
+INCOMPLETE = 3  # a grid stage's exit status when cells of its shard are missing (IncompleteGrid)
+
+
+def check_grid(cfg: Pipeline, profile: Profile, stages: list[str], values: dict[str, list[str]],
+               *, levels: list[float] | None, env: dict) -> None:
+    """Ask each sharded stage of `stages` whether its whole grid is there (`--check`); one
+    line naming what is missing before the aggregate goes on with what there is."""
+    missing = []
+    for stage in stages:
+        if not cfg.stages[stage].sharded or (stage == "neuron-selection" and not values["selection_models"]):
+            continue
+        argv = [*command(cfg, profile, stage, values, levels=levels, shard=None), "--check", "-q"]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if done.returncode == INCOMPLETE:
+            missing.append(done.stderr.strip().splitlines()[-1].removeprefix("error: "))
+        elif done.returncode != 0:
+            missing.append(f"{stage}: its grid could not be checked (exit {done.returncode})")
+    if missing:
+        print(f"== pipeline: aggregating an INCOMPLETE grid: {'; '.join(missing)}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = pipeline()
     profile = cfg.profiles[args.profile]
@@ -139,8 +165,14 @@ def run(args: argparse.Namespace) -> int:
         argv = command(cfg, profile, stage, values, levels=args.levels, shard=args.shard)
         print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}", flush=True)
         t0 = time.monotonic()
+        if cfg.stages[stage].copies_published:  # aggregate: is every grid stage's grid there?
+            check_grid(cfg, profile, [s for s in profile.stages if s not in order], values,
+                       levels=args.levels, env=env)
         rc = subprocess.run(argv, env=env, preexec_fn=_die_with(os.getpid())).returncode
         timings[stage] = round(time.monotonic() - t0, 1)
+        if rc == INCOMPLETE:
+            raise ReproError(f"stage '{stage}' left cells of its grid missing (see its line above); "
+                             "nothing after it was run: rerun the pipeline to finish them")
         if rc != 0:
             raise ReproError(f"stage '{stage}' failed (exit {rc}); see its messages above, "
                              f"then rerun: finished cells are kept")

@@ -89,3 +89,46 @@ def test_tables_stage_end_to_end(tmp_path, capsys, monkeypatch):
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings) == {"tables", "total", "torch_threads"}
     assert "== pipeline: tables: repro tables --data" in capsys.readouterr().out
+
+
+class FakeStages:
+    """subprocess.run for the pipeline's stages: records each command; `rc` by stage name."""
+
+    def __init__(self, rc=None, stderr=""):
+        self.calls, self.rc, self.stderr = [], rc or {}, stderr
+
+    def __call__(self, argv, **kw):
+        import subprocess
+
+        stage = argv[3]
+        self.calls.append(argv[3:])
+        code = self.rc.get(stage + (" --check" if "--check" in argv else ""), 0)
+        return subprocess.CompletedProcess(argv, code, "", self.stderr if code else "")
+
+
+def test_a_stage_that_leaves_its_grid_incomplete_stops_the_pipeline(tmp_path, monkeypatch, capsys):
+    import repro.pipeline
+
+    fake = FakeStages({"evaluate": 3})
+    monkeypatch.setattr(repro.pipeline.subprocess, "run", fake)
+    rc = main(["pipeline", "--profile", "smoke", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "stage 'evaluate' left cells of its grid missing" in err and len(err.splitlines()) == 1
+    assert [c[0] for c in fake.calls] == ["prepare", "neuron-selection", "evaluate"]  # no aggregate
+
+
+def test_aggregating_shards_it_did_not_run_says_in_one_line_what_is_missing(tmp_path, monkeypatch, capsys):
+    import repro.pipeline
+
+    line = "error: evaluate: 3 cell(s) of shard 1/1 are missing or out of date (e.g. evaluate/x)"
+    fake = FakeStages({"evaluate --check": 3}, stderr=f"[repro] something\n{line}\n")
+    monkeypatch.setattr(repro.pipeline.subprocess, "run", fake)
+    assert main(["pipeline", "--profile", "smoke", "--stages", "aggregate", "tables",
+                 "--out", str(tmp_path)]) == 0
+    checked = [c[0] for c in fake.calls if "--check" in c]
+    assert checked == ["neuron-selection", "evaluate", "sensitivity"]  # the grid's stages
+    assert all("--shard" not in c for c in fake.calls)  # the whole grid, not a shard
+    out = [x for x in capsys.readouterr().out.splitlines() if "INCOMPLETE" in x]
+    assert out == ["== pipeline: aggregating an INCOMPLETE grid: evaluate: 3 cell(s) of shard 1/1 "
+                   "are missing or out of date (e.g. evaluate/x)"]
+    assert [c[0] for c in fake.calls if "--check" not in c] == ["aggregate", "tables"]

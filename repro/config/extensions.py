@@ -4,13 +4,13 @@ allocations, the extensions table)."""
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 from repro.config.loader import kit_file, load, require
+from repro.core import pruning
+from repro.core.errors import ReproError
 
 FILE = kit_file("extensions.yaml")
-ALLOCATION = re.compile(r"uniform|owl|spare[1-9]\d*")
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,20 @@ class Row:
     allocation: str = "uniform"
 
     def __post_init__(self) -> None:
-        require(bool(ALLOCATION.fullmatch(self.allocation)),
-                f"allocation '{self.allocation}' is not uniform, owl or spareK")
+        try:
+            ok = bool(pruning.allocation(self.allocation))
+        except ReproError:
+            ok = False
+        require(ok, f"allocation '{self.allocation}' is not uniform, owl or spareK")
+
+    @property
+    def alloc(self) -> pruning.Allocation:
+        return pruning.allocation(self.allocation)
 
     @property
     def tag(self) -> str:
         """The allocation as the tidy data's variant ('' for uniform)."""
-        return "" if self.allocation == "uniform" else self.allocation
+        return self.alloc.tag
 
 
 @dataclass(frozen=True)

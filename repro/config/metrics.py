@@ -62,7 +62,6 @@ class EfficiencyTables:
     workloads: tuple[str, ...]
     figures: dict[str, EfficiencyFigure]
     reproduction_aliases: dict[str, str] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)  # model -> caveat of its published figures
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from repro.config.loader import build, kit_file, load, require
-from repro.core import hub, identity
+from repro.core import hub, identity, options
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
 
@@ -149,6 +149,8 @@ def get(name: str, *, path: str | Path = FILE) -> ModelSpec:
         return specs[name]
     p = Path(name)
     if p.exists():
+        if problem := options.local_model_problem(p):
+            raise ReproError(f"model {problem}")
         return _local_spec(p)
     raise ReproError(f"unknown model '{name}': not in {FILE.name} ({', '.join(specs)}) "
                      "and not a local folder; use a short name or a path")

@@ -15,6 +15,24 @@ class Correlation:
     x: str
     y: str
     models: tuple[str, ...]
+    claim: str = ""                   # the claim of the paper it checks ('' : none)
+    why: str = ""                     # why the kit computes it when it is no claim
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    level: float
+    hf_repo: str
+
+
+@dataclass(frozen=True)
+class Confound:
+    """Published efficiency levels of a model measured on another model's checkpoint."""
+
+    model: str
+    checkpoints: tuple[Checkpoint, ...]
+    source: str                       # where the checkpoints are named
+    others: str                       # what the other levels were measured on
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,15 @@ class Report:
     version: int
     correlations: tuple[Correlation, ...]
     figures: Figures
+    confounds: tuple[Confound, ...] = ()
+
+    def __post_init__(self) -> None:
+        for c in self.correlations:
+            require(bool(c.claim) != bool(c.why),
+                    f"correlation {c.x} vs {c.y}: give the claim it checks or why it is computed")
+
+    def confound(self, model: str) -> Confound | None:
+        return next((c for c in self.confounds if c.model == model), None)
 
 
 @functools.cache

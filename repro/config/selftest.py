@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from repro.config.loader import kit_file, load, require
 from repro.core.dtypes import DTYPES
+from repro.core.options import is_cuda
 
 FILE = kit_file("selftest.yaml")
 
@@ -58,7 +59,7 @@ class Selftest:
         require(not missing, f"tolerance needs an entry for {', '.join(sorted(missing))}")
 
     def scale(self, device: str) -> DeviceScale:
-        return self.devices["cuda" if device.startswith("cuda") else "cpu"]
+        return self.devices["cuda" if is_cuda(device) else "cpu"]
 
 
 @functools.cache

@@ -106,6 +106,39 @@ def write_json(path: str | os.PathLike, obj: Any, **dump_kwargs: Any) -> None:
     write_text(path, json.dumps(obj, **dump_kwargs) + "\n")
 
 
+def write_together(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Write a set of files into `folder` so that they are one run's set, never a mix of two:
+    each is staged whole (synced) first, then all are moved in while holding an exclusive
+    lock on the folder (flock), in the given order (put the file readers look for last). Two
+    writers at once leave one writer's whole set; a writer killed while staging changes
+    nothing."""
+    import fcntl
+
+    folder = Path(folder)
+    staged: list[tuple[str, Path]] = []
+    with _mapped(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            for name, data in files.items():
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name[:100]}.", suffix=_suffix())
+                staged.append((name, Path(tmp)))
+                os.fchmod(fd, FILE_MODE)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            lock = os.open(folder, os.O_RDONLY)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                for name, tmp in staged:
+                    os.replace(tmp, folder / name)
+            finally:
+                os.close(lock)  # releases the lock
+        finally:
+            for _, tmp in staged:
+                tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling folder that replaces `final` only if the block succeeds.
@@ -114,6 +147,8 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     deleted. A process killed between them leaves the old folder aside, and `clean_stale`
     (run before the next write) moves it back."""
     final = Path(final)
+    if final.is_symlink():  # os.replace would swap the link for a folder, or fail half-way
+        raise ReproError(f"{final} is a symbolic link; give the folder it points to")
     with _mapped(final):
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name[:100]}.", suffix=_suffix()))
@@ -144,6 +179,22 @@ def pid_alive(pid) -> bool:
     except (PermissionError, ValueError, TypeError, OverflowError):
         return True
     return True
+
+
+def fs_now(folder: str | os.PathLike) -> float:
+    """The clock of the file system holding `folder`: the modification time of a probe file
+    created there (on NFS the server's time, which a heartbeat's utime also sets), so ages of
+    files written from other machines are measured without their clocks' skew. Falls back on
+    this machine's clock where the folder cannot be written."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=PROBE, suffix=_suffix())
+    except OSError:
+        return time.time()
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        os.unlink(tmp)
 
 
 def _alive(host: str, pid: int) -> bool:

@@ -10,7 +10,8 @@ version that wrote it, the folder it was read from, the dtype spelling), and eve
 of the folder (tokenizer, chat template) byte for byte. Left out: the kit's own sidecar, shard
 indexes, documentation and hidden files.
 
-Speed: each file's digest is cached under $REPRO_CACHE/identity/ by (path, size, mtime, inode),
+Speed: each file's digest is cached under $REPRO_CACHE/identity/ by (path, size, mtime, ctime,
+inode, device),
 so a model is read once (tensors hashed in parallel threads) and later lookups cost a stat per
 file: Llama-3.2-3B's 6.4 GB take seconds the first time (benchmarks/identity_hash.py). No torch: the safetensors header is plain JSON.
 """
@@ -110,9 +111,13 @@ def _digest(path: Path):
 
 
 def _cached_digest(path: Path):
-    """_digest, cached by (path, size, mtime, inode): a changed file is read again."""
+    """_digest, cached by (path, size, mtime, ctime, inode, device): a changed file is read
+    again. ctime is the change time the system sets itself on every write, rename or copy
+    into place and no tool can set back, so weights replaced in place with their size, mtime
+    and inode kept (`cp --preserve` over the file, `touch -d`) are hashed again."""
     st = path.stat()
-    stamp = [str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, SCHEME]
+    stamp = [str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
+             st.st_dev, SCHEME]
     entry = cache_root() / "identity" / f"{_sha(str(stamp[0]).encode())[:32]}.json"
     try:
         hit = json.loads(entry.read_text(encoding="utf-8"))
@@ -121,6 +126,9 @@ def _cached_digest(path: Path):
     except (OSError, ValueError, AttributeError, KeyError):
         pass
     digest = _digest(path)
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != tuple(stamp[1:4]):
+        return digest  # changed while it was read: hashed again next time, never cached
     try:
         write_json(entry, {"stamp": stamp, "digest": digest})
     except (OSError, ReproError):

@@ -14,9 +14,10 @@ import math
 import re
 from pathlib import Path
 
+from repro.core import pruning
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
-from repro.core.ties import PAPER_TIE_BREAK, TIE_BREAKS
+from repro.core.pruning import PAPER_TIE_BREAK, TIE_BREAKS
 
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
@@ -40,13 +41,7 @@ def _number(text: str, example: str) -> float:
 
 def level(text: str) -> float:
     """A pruning level: percent of MLP neurons pruned, 0 <= p < 100, as a cell names it."""
-    v = _number(text, "40")
-    if not 0 <= v < 100:
-        raise argparse.ArgumentTypeError(f"{text} is outside [0, 100): give a percentage such as 40")
-    if float(f"{v:g}") != v:  # cells and folders are named f"{level:g}": two levels, one name
-        raise argparse.ArgumentTypeError(f"{text} has more digits than a cell name keeps "
-                                         f"({v:g}); give at most 6 significant digits")
-    return v
+    return _checked(pruning.level, _number(text, "40"))
 
 
 def positive_float(text: str) -> float:
@@ -107,6 +102,29 @@ def plain_name(text: str) -> str:
     return text
 
 
+def _checked(check, value):
+    """argparse type from a vocabulary check (repro.core.pruning): its one line, at parse time."""
+    try:
+        return check(value)
+    except ReproError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def criterion(text: str) -> str:
+    """A criterion's canonical name (ppm -> maw)."""
+    return _checked(pruning.criterion, text)
+
+
+def allocation(text: str) -> pruning.Allocation:
+    """uniform, owl or spareK."""
+    return _checked(pruning.allocation, text)
+
+
+def is_cuda(device: str) -> bool:
+    """Whether a device name (auto resolved: cpu, cuda, cuda:N) is a CUDA GPU."""
+    return str(device).split(":")[0] == "cuda"
+
+
 def device(text: str) -> str:
     if not DEVICE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"'{text}' is not a device: use auto, cpu, cuda or cuda:N")
@@ -146,10 +164,39 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
 
 
+def local_model_problem(path: str | Path) -> str | None:
+    """Why an existing path cannot be a model (None: a folder with config.json, or a .gguf)."""
+    p = Path(path)
+    if p.is_file():
+        return None if p.suffix == ".gguf" else \
+            f"{p} is a file, not a model folder (config.json and weights) or a .gguf file"
+    if not p.is_dir():
+        return None
+    try:
+        names = [e.name for e in p.iterdir()]
+    except OSError as exc:
+        return f"{p} cannot be read ({exc.strerror or exc}); check its permissions"
+    if not names:
+        return f"{p} is an empty folder: no model in it (config.json and weights)"
+    if "config.json" not in names and not any(n.endswith(".gguf") for n in names):
+        return (f"{p} holds no config.json: not a model folder (give the folder that "
+                "save_pretrained wrote)")
+    return None
+
+
+def model(text: str) -> str:
+    """A model: a models.yaml short name, a Hub id, a local folder or a .gguf file. A path
+    that exists (or is written as one) is checked here, when the command line is read."""
+    looks_like_path = "/" in text or "\\" in text or text.startswith(".") or Path(text).is_file()
+    if looks_like_path and Path(text).exists() and (problem := local_model_problem(text)):
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def add_models(p: argparse.ArgumentParser, default_help: str) -> None:
-    p.add_argument("--models", nargs="+", help=f"short names from repro/config/models.yaml or "
-                   f"local folders (default: {default_help})")
-    p.add_argument("--model", dest="models", nargs="+", help=argparse.SUPPRESS)
+    p.add_argument("--models", nargs="+", type=model, help=f"short names from "
+                   f"repro/config/models.yaml or local folders (default: {default_help})")
+    p.add_argument("--model", dest="models", nargs="+", type=model, help=argparse.SUPPRESS)
 
 
 def add_levels(p: argparse.ArgumentParser, default_help: str) -> None:
@@ -157,12 +204,11 @@ def add_levels(p: argparse.ArgumentParser, default_help: str) -> None:
                    f"0 <= p < 100 (default: {default_help})")
 
 
-def add_criteria(p: argparse.ArgumentParser, default: list[str] | None, default_help: str,
-                 kind=None) -> None:
-    """--criteria (default None: the stage's configured criteria); `kind` checks a name."""
-    p.add_argument("--criteria", nargs="+", default=default, type=kind,
+def add_criteria(p: argparse.ArgumentParser, default: list[str] | None, default_help: str) -> None:
+    """--criteria (default None: the stage's configured criteria)."""
+    p.add_argument("--criteria", nargs="+", default=default, type=criterion,
                    help=f"neuron criteria (default: {default_help})")
-    p.add_argument("--criterion", dest="criteria", nargs="+", type=kind, help=argparse.SUPPRESS)
+    p.add_argument("--criterion", dest="criteria", nargs="+", type=criterion, help=argparse.SUPPRESS)
 
 
 def add_device(p: argparse.ArgumentParser, default: str = "auto") -> None:
@@ -191,17 +237,20 @@ def add_shard(p: argparse.ArgumentParser) -> None:
 
 
 def add_grid(p: argparse.ArgumentParser, *, models_help: str, levels_help: str,
-             criteria: list[str] | None, criterion=None, dry_run: bool = True) -> None:
-    """The options every grid stage shares (criteria None: the stage's configuration says;
-    `criterion`: the argparse type that checks a criterion's name)."""
+             criteria: list[str] | None) -> None:
+    """The options every grid stage shares (criteria None: the stage's configuration says);
+    repro.grid.options.GridOptions holds their values."""
     add_models(p, models_help)
     add_levels(p, levels_help)
-    add_criteria(p, criteria, " ".join(criteria) if criteria else "the stage's configuration",
-                 criterion)
+    add_criteria(p, criteria, " ".join(criteria) if criteria else "the stage's configuration")
     add_device(p)
     add_dtype(p)
     add_tie_break(p)
     add_results(p)
     add_shard(p)
-    if dry_run:
-        p.add_argument("--dry-run", action="store_true", help="list the cells and their state, run nothing")
+    p.add_argument("--dry-run", action="store_true", help="list the cells and their state, run nothing")
+    p.add_argument("--check", action="store_true",
+                   help="run nothing; exit 3 with one line when cells of the grid (or shard) are missing")
+    p.add_argument("--wait", type=non_negative_float, metavar="SECONDS",
+                   help="how long to wait for cells other runners hold before giving up (default: "
+                        "until they finish, or their claims go stale and are taken over)")

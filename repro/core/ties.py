@@ -1,5 +1,6 @@
-"""How equal neuron scores are broken when a level keeps the k best (repro/prune/ranking.py),
-by name, and the token a non-paper rule adds to a result's variant (no torch here).
+"""How equal neuron scores are broken when a level keeps the k best (repro/prune/ranking.py):
+the rules' names live in repro/core/pruning.py, a result's variant names a non-paper rule
+(repro/core/variant.py). These helpers read and set that field of a variant's text.
 
   topk    the paper's rule and the default: optipfair 0.2.0's `torch.topk` on the weights'
           device, so on the paper's device it keeps the paper's neurons
@@ -11,24 +12,40 @@ A result pruned with `stable` carries the token in its variant (`stable`, `chat-
 
 from __future__ import annotations
 
-PAPER_TIE_BREAK = "topk"
-TIE_BREAKS = (PAPER_TIE_BREAK, "stable")
+from repro.core.pruning import PAPER_TIE_BREAK, TIE_BREAKS
+from repro.core.variant import Variant
+
+__all__ = ["PAPER_TIE_BREAK", "TIE_BREAKS", "paper_twin", "rule_of", "rule_variant"]
+
+
+def _parsed(variant: str) -> Variant | None:
+    try:
+        return Variant.parse(variant)
+    except ValueError:  # a variant no kit wrote (tidy rows from elsewhere): read by its tokens
+        return None
 
 
 def rule_variant(variant: str, tie_break: str) -> str:
-    """`variant` with the tie-break's token appended when it is not the paper's rule."""
+    """`variant` pruned with `tie_break` (the paper's rule adds no token)."""
+    v = _parsed(variant)
+    if v is not None:
+        return str(v.replace(tie_break=tie_break))
     token = "" if tie_break == PAPER_TIE_BREAK else tie_break
-    return "-".join(p for p in (variant, token) if p)
+    return "-".join(p for p in (paper_twin(variant), token) if p)
 
 
 def rule_of(variant: str) -> str:
-    """The tie-break a variant names (its last token), the paper's when it names none."""
+    """The tie-break a variant names, the paper's when it names none."""
+    v = _parsed(variant)
     last = variant.rsplit("-", 1)[-1]
-    return last if last in TIE_BREAKS else PAPER_TIE_BREAK
+    return v.tie_break if v is not None else last if last in TIE_BREAKS else PAPER_TIE_BREAK
 
 
 def paper_twin(variant: str) -> str:
-    """The same variant pruned with the paper's rule (the token removed)."""
+    """The same variant pruned with the paper's rule."""
+    v = _parsed(variant)
+    if v is not None:
+        return str(v.replace(tie_break=PAPER_TIE_BREAK))
     if rule_of(variant) == PAPER_TIE_BREAK:
         return variant
     return variant.rsplit("-", 1)[0] if "-" in variant else ""

@@ -8,6 +8,6 @@
     bench.py           what every workload shares; rows from repetitions
     corrected.py       the corrected protocol
     paper_protocol.py  the paper's protocol, with real token counts beside its own
-    grid.py            the cells of a model, measured and written
-    cli.py             `python -m repro efficiency`
+    grid.py            the cells of a model, and the grid stage that measures them
+    cli.py             `efficiency()` and `python -m repro efficiency`
 """

@@ -3,7 +3,14 @@ as separate synchronised regions (the corrected protocol's latency figures)."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
+
+
+def cache_name(model) -> str:
+    """The keyword (and output field) of the KV cache: `past_key_values` in transformers 4.x,
+    `cache` in 5.x, where the old name is deprecated and goes in 5.40."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _last_logits(model, **kw):
@@ -22,17 +29,18 @@ def generate_fixed(model, ids, new_tokens: int, timer) -> tuple[float, float, An
     """
     import torch
 
+    cache = cache_name(model)
     with torch.inference_mode():
         def prefill():
             out = _last_logits(model, input_ids=ids)
-            return out.logits[:, -1, :].argmax(-1), out.past_key_values
+            return out.logits[:, -1, :].argmax(-1), getattr(out, cache)
 
         t_pre, (tok, past) = timer.time(prefill)
 
         def decode():
             toks, t = [tok], tok
             for _ in range(new_tokens - 1):
-                out = _last_logits(model, input_ids=t[:, None], past_key_values=past)
+                out = _last_logits(model, input_ids=t[:, None], **{cache: past})
                 t = out.logits[:, -1, :].argmax(-1)
                 toks.append(t)
             return torch.stack(toks, dim=1)

@@ -1,28 +1,32 @@
 """The efficiency grid: which cells to measure for a model (levels x widths x workloads), and
-measuring them: load the model once, rank once, prune per (level, alignment), write each cell.
+measuring them as a grid stage (repro/grid/executor.py): load the model once, rank once per
+criterion, prune per (level, alignment), run each workload and write its cell.
 
 Cells: results/efficiency/<model>/<criterion>[-<variant>]/level-<p>/<workload>.json; the
-variant (workloads.variant_name) says what differs from a GPU run of the real weights,
-unaligned, default profile, e.g. `align64-cpu-quick`.
+variant (repro/core/variant.py) says what differs from a GPU run of the real weights,
+unaligned, default profile, e.g. `align64-cpu-quick`. A cell is up to date when its record
+shows the same tie-break, dtype, prompt source and workload settings (efficiency.yaml's, under
+the profile) as this run's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from repro.config import models
 from repro.config.efficiency import EfficiencyConfig
+from repro.core.canonical import sha256_json
 from repro.core.errors import ReproError
+from repro.core.options import is_cuda
 from repro.efficiency.bench import Bench
 from repro.efficiency.prompts import dataset_prompts
 from repro.efficiency.workloads import Workload, variant_name
+from repro.grid.executor import GridStage, Group, Job, Measured
 from repro.prune.widths import Target
-from repro.results import cells
 from repro.results.cells import EFFICIENCY_STAGE, Cell
 from repro.runtime.hf import load, load_config, resolve_dtype
 from repro.runtime.weights import weights
@@ -61,17 +65,16 @@ def identity(spec, cfg: EfficiencyConfig, random_weights: bool, seed: int = 0) -
     if not random_weights:
         return spec.identity
     if spec.name in cfg.shapes:
-        shape = json.dumps(cfg.shapes[spec.name], sort_keys=True).encode()
-        return f"random-init:{hashlib.sha256(shape).hexdigest()[:16]}:seed{seed}"
+        return f"random-init:{sha256_json(cfg.shapes[spec.name], compact=False)[:16]}:seed{seed}"
     return f"random-init:{spec.identity}:seed{seed}"
 
 
-def resolve_prompt_source(choice: str, cfg: EfficiencyConfig, tokenizer) -> str:
+def resolve_prompt_source(choice: str, cfg: EfficiencyConfig, has_tokenizer: bool) -> str:
     """'datasets' when every paper dataset loads (and a tokenizer exists), else 'synthetic'."""
     if choice == "synthetic":
         return "synthetic"
     problem = None
-    if tokenizer is None:
+    if not has_tokenizer:
         problem = "no tokenizer (random weights)"
     else:
         try:
@@ -119,95 +122,105 @@ def plan(spec_name: str, criterion: str, levels, widths, wls: list[Workload], *,
     return out
 
 
-def profile_model(spec, args, cfg: EfficiencyConfig, *, device, criterion, widths, wls, meter,
-                  timer, claims) -> int:
-    """Every pending cell of one model and criterion: load once, rank once, prune per (level,
-    alignment). Each cell is claimed first (repro.results.locks.Claims)."""
-    import torch
+def settings(cfg: EfficiencyConfig, wl: Workload, *, tie_break: str, dtype: str, prompt_source: str) -> dict:
+    """What a cell's numbers depend on beyond its key, as `recorded` reads it from a record."""
+    config = {k: v for k, v in cfg.record(paper=wl.kind == "paper").items() if k not in ("path", "sha256")}
+    return {"tie_break": tie_break, "dtype": dtype, "config": config,
+            "prompt_source": prompt_source if wl.kind == "paper" else "synthetic"}
 
-    from repro.prune.apply import prune
-    from repro.prune.ranking import rank
 
-    dev_type = torch.device(device).type
-    dtype = args.dtype or spec.dtype
-    variant_kw = dict(device_type=dev_type, random_weights=args.random_weights,
-                      dtype_token="" if dtype == spec.dtype else dtype, profile=cfg.profile,
-                      tie_break=args.tie_break)
-    model = tok = source = None
-    prompt_source = "synthetic"  # what a dry run assumes for paper workloads
-    if any(w.kind == "paper" for w in wls) and args.prompt_source != "synthetic" \
-            and not args.random_weights and not args.dry_run:
-        model, tok, source = load_base(spec, dtype=dtype, device=device, random_weights=False, cfg=cfg)
-        prompt_source = resolve_prompt_source(args.prompt_source, cfg, tok)
-    grid = plan(spec.name, criterion, args.levels or list(spec.levels), widths, wls,
-                variant_kw=variant_kw, prompt_source=prompt_source, width=spec.intermediate_size)
-    by_cell = {g.cell: g for g in grid}
-    ident = identity(spec, cfg, args.random_weights)
-    todo = cells.shard(stale(args.results, list(by_cell), args.tie_break, ident), args.shard)
-    print(f"{spec.name}: {len(grid)} cells, {len(todo)} pending (device {device}, "
-          f"variant e.g. '{todo[0].variant if todo else ''}')")
-    if args.dry_run or not todo:
-        for c in todo:
-            print(f"  {c.id}")
-        return 0
-    todo = [c for c in todo if not claims.busy(c)]  # another runner's: not worth a load
-    if not todo:
-        return 0
-    if model is None:
-        model, tok, source = load_base(spec, dtype=dtype, device=device,
-                                       random_weights=args.random_weights, cfg=cfg)
-    bench = Bench(model=None, tokenizer=tok, device=device, timer=timer, meter=meter, cfg=cfg,
-                  prompt_source=prompt_source)
-    ranking = rank(model, criterion)
-    context = {"spec": spec, "identity": ident, "source": source, "gpu": meter.device_record(),
-               "dtype": dtype, "prompt_source": prompt_source}
-    progress, done = cells.Progress(len(todo)), 0
-    groups: dict[tuple, list] = {}
-    for c in todo:
-        groups.setdefault((c.level, by_cell[c].align or 0), []).append(c)
-    for (level, align), group in sorted(groups.items()):
-        pruned, info = prune(model, ranking, Target(level=level, align=align or None), args.tie_break)
+@dataclass
+class Loaded:
+    spec: Any
+    model: Any
+    bench: Bench
+    context: dict
+
+
+class EfficiencyStage(GridStage):
+    """`specs` by name; `planned`: every cell's workload and alignment; `meter`: opened once."""
+
+    name = EFFICIENCY_STAGE
+
+    def __init__(self, specs: dict, planned: dict[Cell, Planned], cfg: EfficiencyConfig, *,
+                 device: str, dtype: str | None, tie_break: str, random_weights: bool,
+                 prompt_source: str, open_meter):
+        self.specs, self.planned, self.cfg, self.device = specs, planned, cfg, device
+        self.dtype, self.tie_break, self.random_weights = dtype, tie_break, random_weights
+        self.prompt_source, self.open_meter, self.meter = prompt_source, open_meter, None
+
+    def dtype_of(self, spec) -> str:
+        return self.dtype or spec.dtype
+
+    def jobs(self) -> list[Job]:
+        out = []
+        for c, p in self.planned.items():
+            spec = self.specs[c.model]
+            out.append(Job(c, settings(self.cfg, p.workload, tie_break=self.tie_break,
+                                       dtype=self.dtype_of(spec), prompt_source=self.prompt_source),
+                           identity(spec, self.cfg, self.random_weights)))
+        return out
+
+    def recorded(self, record: dict) -> dict:
+        prov, payload = record.get("provenance") or {}, record.get("payload") or {}
+        config = {k: v for k, v in (prov.get("config") or {}).items() if k not in ("path", "sha256")}
+        return {"tie_break": (prov.get("prune") or {}).get("tie_break"), "dtype": payload.get("dtype"),
+                "config": config, "prompt_source": prov.get("prompt_source")}
+
+    def prepare(self) -> None:
+        self.meter = self.open_meter(self.device)
+        if is_cuda(self.device) and not self.meter.available:
+            log.warning("GPU energy not measured: %s", self.meter.reason)
+
+    def load(self, model: str) -> Loaded:
+        from repro.efficiency.timing import Timer
+
+        spec = self.specs[model]
+        base, tok, source = load_base(spec, dtype=self.dtype_of(spec), device=self.device,
+                                      random_weights=self.random_weights, cfg=self.cfg)
+        bench = Bench(model=None, tokenizer=tok, device=self.device, timer=Timer(self.device),
+                      meter=self.meter, cfg=self.cfg, prompt_source=self.prompt_source)
+        context = {"spec": spec, "identity": identity(spec, self.cfg, self.random_weights),
+                   "source": source, "gpu": self.meter.device_record(),
+                   "dtype": self.dtype_of(spec), "prompt_source": self.prompt_source}
+        return Loaded(spec, base, bench, context)
+
+    def rank(self, loaded: Loaded, criterion: str):
+        from repro.prune.ranking import rank
+
+        return rank(loaded.model, criterion)
+
+    def group(self, cell: Cell) -> Group:
+        return Group(cell.level, cell.criterion, cell.dims.align or 0)
+
+    def prune(self, loaded: Loaded, ranking, group: Group, cells: list[Cell]):
+        from repro.prune.apply import prune
+
+        level, align = group.level, group.part or None
+        pruned, info = prune(loaded.model, ranking, Target(level=level, align=align), self.tie_break)
         if align and info.kept_width == Target(level=level).width(info.original_width, info.hidden_size):
             log.info("level %g: align%d gives the unaligned width %d; not re-measured",
                      level, align, info.kept_width)
-            continue
-        bench.model = pruned.eval()
-        for c in group:
-            if not claims.acquire(c):
-                continue
-            if not stale(args.results, [c], args.tie_break, ident):  # another runner finished it
-                claims.release(c)
-                continue
+            return None
+        loaded.bench.model = pruned.eval()
+        return info
+
+    def measure(self, loaded: Loaded, info, cells: list[Cell]) -> Iterator[Measured]:
+        import torch
+
+        for c in cells:
             t0 = time.monotonic()
-            measure_cell(bench, c, by_cell[c].workload, info, args, cfg, context)
-            claims.release(c)
-            progress.step(c, time.monotonic() - t0)
-            done += 1
-        bench.model = None
-        del pruned
-        if dev_type == "cuda":
+            payload, prov = measure_cell(loaded.bench, self.planned[c].workload, info,
+                                         self.random_weights, self.cfg, loaded.context)
+            yield Measured(c, payload, prov, None, time.monotonic() - t0)
+        loaded.bench.model = None
+        if is_cuda(self.device):
             torch.cuda.empty_cache()
-    return done
 
 
-def stale(root, grid: list, tie_break: str, identity: str | None = None) -> list:
-    """Cells to (re)measure: missing or damaged ones, those of another model (`identity`), and
-    those pruned with another tie-break (cells written before the paper's rule became the
-    default carry `stable` in their record)."""
-    out = []
-    for c in grid:
-        rec = cells.read(root, c, identity)
-        rule = ((rec or {}).get("provenance") or {}).get("prune", {}).get("tie_break")
-        if rec is None or rule != tie_break:
-            if rec is not None:
-                log.warning("%s was pruned with tie-break %s; it will be remeasured", c.id, rule)
-            out.append(c)
-    return out
-
-
-def measure_cell(bench: Bench, cell, wl: Workload, info, args, cfg: EfficiencyConfig,
-                 ctx: dict) -> None:
-    """Run one workload on the pruned model in `bench` and write its cell with provenance."""
+def measure_cell(bench: Bench, wl: Workload, info, random_weights: bool, cfg: EfficiencyConfig,
+                 ctx: dict) -> tuple[dict, dict]:
+    """Run one workload on the pruned model in `bench`: the cell's payload and provenance."""
     from repro.core.provenance import provenance
     from repro.efficiency.corrected import run_generation_workload
     from repro.efficiency.paper_protocol import run_paper_workload
@@ -215,16 +228,16 @@ def measure_cell(bench: Bench, cell, wl: Workload, info, args, cfg: EfficiencyCo
 
     payload = (run_paper_workload(bench, wl) if wl.kind == "paper"
                else run_generation_workload(bench, wl))
-    dev_type = "cuda" if str(bench.device).startswith("cuda") else "cpu"
+    dev_type = "cuda" if is_cuda(bench.device) else "cpu"
     payload.update(
         workload=asdict(wl), device=dev_type, dtype=ctx["dtype"],
         model_info={"kept_width": info.kept_width, "expansion_ratio": info.expansion_ratio,
                     "params": info.params_after, "align": info.align,
                     "original_width": info.original_width},
-        labels={"timings_on": dev_type, "random_weights": args.random_weights,
-                "profile": cfg.profile})
+        labels={"timings_on": dev_type, "random_weights": random_weights, "profile": cfg.profile})
     prov = provenance(host_info(bench.device), stage=EFFICIENCY_STAGE,
                       model={**ctx["spec"].record(), "identity": ctx["identity"]}, source=ctx["source"],
                       prune=info.to_dict(), gpu=ctx["gpu"], config=cfg.record(paper=wl.kind == "paper"),
                       prompt_source=ctx["prompt_source"] if wl.kind == "paper" else "synthetic")
-    cells.write(args.results, cell, payload, prov)
+    return payload, prov
+

@@ -5,7 +5,8 @@ Workload names (the cells' task and the tidy `task`), both protocols from the co
   paper      {hellaswag,mmlu,ifeval}_{latency_b1,throughput_b8}
 (what each measures: corrected.py and paper_protocol.py).
 
-The variant says what differs from a GPU run of the real weights, unaligned, default profile:
+The variant (repro/core/variant.py) says what differs from a GPU run of the real weights,
+unaligned, default profile:
   align64 / align128  kept width rounded to that multiple (the alignment study)
   cpu                 timed on a CPU (timings are CPU timings; energy not measured)
   randinit            random weights of the model's exact shape (--random-weights)
@@ -13,7 +14,7 @@ The variant says what differs from a GPU run of the real weights, unaligned, def
   quick               the `quick` profile (fewer, shorter workloads)
   synthetic           paper workloads fed synthetic prompts of estimated lengths (offline)
   stable              pruned with the `stable` tie-break, not the paper's (repro/core/ties.py)
-joined with '-' in that order, e.g. `align64-cpu-quick`.
+e.g. `align64-cpu-quick`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from repro.config.efficiency import PROTOCOLS, EfficiencyConfig
-from repro.core.ties import PAPER_TIE_BREAK, rule_variant
+from repro.core.pruning import PAPER_TIE_BREAK
+from repro.core.variant import Variant
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def variant_name(*, align: int | None = None, device_type: str = "cuda", dtype_t
                  random_weights: bool = False, profile: str = "default",
                  synthetic: bool = False, tie_break: str = PAPER_TIE_BREAK) -> str:
     """What differs from a GPU run of the real weights (see the module docstring)."""
-    parts = [f"align{align}" if align else "", "" if device_type == "cuda" else device_type,
-             "randinit" if random_weights else "", dtype_token,
-             "" if profile == "default" else profile, "synthetic" if synthetic else ""]
-    return rule_variant("-".join(p for p in parts if p), tie_break)
+    return str(Variant(align=align or None, device="" if device_type == "cuda" else device_type,
+                       random_weights=random_weights, dtype=dtype_token,
+                       profile="" if profile == "default" else profile, synthetic=synthetic,
+                       tie_break=tie_break))

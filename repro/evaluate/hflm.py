@@ -3,7 +3,7 @@ whether a cell computed earlier still holds.
 
     lm = build(model, tokenizer, batch_size="1", max_length=131072, max_batch_size=64)
     effective(lm)     # what this HFLM will do: batch size, max_length, BOS, truncation, dtype...
-    differs(old_settings, old_provenance, asked)   # [] when an earlier cell is still valid
+    recorded(record, BATCHED)   # an earlier cell's settings as a resume compares them
 
 The defaults are the paper's effective settings (repro/config/evaluation.yaml says where each
 comes from): batch size 1, max_length the model's own (models.yaml), no BOS before contexts,
@@ -73,7 +73,10 @@ def _version(text: str | None) -> tuple[int, ...] | None:
 def implied(old: dict, provenance: dict, key: str) -> Any:
     """The value a setting had in a cell that does not record it; None when it cannot be known
     (the cell is then recomputed). Each rule says why."""
-    lm_version = _version((provenance.get("lm_eval") or {}).get("version"))
+    # lm-eval's record of the run, else the lm-eval installed when the cell was written (a cell
+    # the kit measured itself, as the sensitivity scan's calibration perplexity)
+    lm_version = _version((provenance.get("lm_eval") or {}).get("version")
+                          or (provenance.get("packages") or {}).get("lm_eval"))
     batch = provenance.get("batch_size")
     if key == "add_bos_token":  # lm-eval's default: False up to 0.4.9.1, the tokenizer's after (PR #3347)
         return False if lm_version is not None and lm_version <= (0, 4, 9, 1) else None
@@ -88,13 +91,26 @@ def implied(old: dict, provenance: dict, key: str) -> Any:
     return None
 
 
-def differs(old: dict | None, provenance: dict, asked: dict) -> list[str]:
-    """The settings in which an earlier cell differs from what is asked now ([]: it still holds).
-    A setting the cell does not record takes the value it implicitly had (`implied`), so a kit
-    upgrade that starts recording a setting keeps the cells computed with that value."""
-    old = old if isinstance(old, dict) else {}
-    have = {k: old[k] if k in old else implied(old, provenance, k) for k in asked}
-    extra = [k for k in old if k not in asked]
-    # a rehearsal's cell (tiny random model) is never a real run's, nor the other way round
-    mark = ["rehearsal"] if bool(provenance.get("rehearsal")) != rehearsal.active() else []
-    return [k for k in asked if have[k] != asked[k]] + extra + mark
+BATCHED = ("add_bos_token", "truncation", "batch_size", "max_batch_size")  # a cell per task
+UNBATCHED = ("add_bos_token", "truncation")  # cells with no batch size of their own (sensitivity)
+
+
+def recorded(record: dict, keys: tuple[str, ...]) -> Any:
+    """An earlier cell's settings as the grid executor compares them with the asked ones (its
+    one rule: equal, or the cell is recomputed). Each of `keys` the cell does not record takes
+    the value it implicitly had (`implied`; unknown: left out, so the cell differs), so a kit
+    upgrade that starts recording a setting keeps the cells computed with that value; and a
+    rehearsal's cell (tiny random model) is never a real run's, nor the other way round."""
+    old, prov = (record.get("payload") or {}).get("settings"), record.get("provenance") or {}
+    if not isinstance(old, dict):
+        return old
+    have = dict(old)
+    for key in keys:
+        if key in have or (key == "max_batch_size" and not is_auto(str(have.get("batch_size")))):
+            continue  # max_batch_size is a setting only where the batch size is "auto"
+        value = implied(old, prov, key)
+        if value is not None:
+            have[key] = value
+    if bool(prov.get("rehearsal")) != rehearsal.active():
+        have["rehearsal"] = bool(prov.get("rehearsal"))
+    return have

@@ -17,8 +17,9 @@ WikiText perplexity overflowed to inf in a later rerun. Default here: the model'
 (fp16, bf16, fp32), so runs in several dtypes sit side by side.
 Calibration text for 'activation' and 'hybrid': --calibration FILE, else docstrings of Python standard-library
 modules (ships with Python, offline; repro/evaluate/tasks/text.py), hashed into the record.
-Cells are those of `repro evaluate` (same runner, resumable, shardable) under stage
-neuron_selection; a summary table per model is printed and written beside the cells.
+Cells are those of `repro evaluate` (same lm-eval stage on the grid executor, resumable,
+shardable) under stage neuron_selection; a summary table per model is printed and written beside
+the cells. `neuron_selection` is the stage as a Python function.
 """
 
 from __future__ import annotations
@@ -26,17 +27,54 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from repro.config.neuron_selection import neuron_selection
+from repro.config.neuron_selection import neuron_selection as config
 from repro.core.dtypes import TAGS
-from repro.evaluate.cli import add_run_options, execute
-from repro.evaluate.plan import ModelPlan, make_plans
+from repro.core.variant import Variant
+from repro.evaluate.cli import add_run_options, lm_options
+from repro.evaluate.plan import DEFAULT_LM, LmEvalOptions, ModelPlan, make_plans
+from repro.grid.executor import GridReport
+from repro.grid.options import DEFAULT, GridOptions
 from repro.results import cells as cellio
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    ns = neuron_selection()
+    ns = config()
     add_run_options(p, models_help=" ".join(ns.models),
                     levels_help=" ".join(f"{x:g}" for x in ns.levels), criteria=list(ns.criteria))
+
+
+def run(args: argparse.Namespace) -> int:
+    from repro.grid.options import from_cli
+
+    neuron_selection(from_cli(args), lm_options(args))
+    return 0
+
+
+def neuron_selection(grid: GridOptions = DEFAULT, lm: LmEvalOptions = DEFAULT_LM) -> GridReport:
+    """Each criterion at 10% beside the unpruned model, per model; a summary table per model.
+
+    grid: models, levels and criteria default to repro/config/neuron_selection.yaml's; the dtype
+    (default: each model's `selection_dtype`, else its dtype) names the cells' variant (fp16,
+    bf16, fp32); lm: the lm-eval options (the suite: the model's `selection_suite`, else the
+    stage's).
+    """
+    from repro.core.atomicio import write_text
+    from repro.evaluate.stage import run_lm_eval
+
+    ns = config()
+    plans = make_plans(grid, lm, stage="neuron_selection", default_models=list(ns.models),
+                       criteria=grid.criteria or ns.criteria,
+                       suite_of=lambda spec: spec.selection_suite or ns.suite,
+                       levels_of=lambda spec: list(grid.levels or ns.levels),
+                       variants_of=lambda spec, dtype: [Variant(dtype=TAGS[dtype])],
+                       dtype_of=lambda spec: spec.selection_dtype or spec.dtype)
+    report = run_lm_eval(plans, grid, lm)
+    if not grid.dry_run:
+        for p in plans:
+            table = summary(p, grid.results)
+            write_text(Path(grid.results) / p.stage / p.spec.name / f"summary-{p.variants[0]}.md", table)
+            print(table)
+    return report
 
 
 def summary(plan: ModelPlan, root: Path) -> str:
@@ -55,22 +93,3 @@ def summary(plan: ModelPlan, root: Path) -> str:
             vals.append("not run" if v is None else f"{v:.4g}")
         lines.append(f"| {label} | {lv:g} | " + " | ".join(vals) + " |")
     return "\n".join(lines) + "\n"
-
-
-def run(args: argparse.Namespace) -> int:
-    from repro.core.atomicio import write_text
-
-    ns = neuron_selection()
-    plans = make_plans(args, stage="neuron_selection", default_models=list(ns.models),
-                       suite_of=lambda spec: spec.selection_suite or ns.suite,
-                       levels_of=lambda spec: list(args.levels or ns.levels),
-                       variants_of=lambda spec, dtype: [TAGS[dtype]],
-                       dtype_of=lambda spec: spec.selection_dtype or spec.dtype)
-    rc = execute(args, plans)
-    if args.dry_run:
-        return rc
-    for p in plans:
-        table = summary(p, args.results)
-        write_text(Path(args.results) / p.stage / p.spec.name / f"summary-{p.variants[0]}.md", table)
-        print(table)
-    return 0

@@ -1,61 +1,102 @@
-"""What an evaluation will compute, checked before any weights load: the models, their tasks,
-levels, criteria and variants (a ModelPlan each), and the settings that change numbers.
+"""What an lm-eval grid stage will compute, checked before any weights load: the models, their
+tasks, levels, criteria, allocations and variants (a ModelPlan each), the options every such
+stage takes (LmEvalOptions), and the settings that change numbers (Settings).
 
-Shared by `repro evaluate` and `repro neuron-selection`: they differ only in their defaults
-(the rules passed to `make_plans`).
+Shared by evaluate, neuron-selection, sensitivity and extensions: they differ only in their
+defaults (the rules passed to `make_plans`).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from repro.config import models, suites
 from repro.config.evaluation import evaluation
+from repro.core import pruning
 from repro.core.errors import ReproError
-from repro.core.ties import PAPER_TIE_BREAK, paper_twin, rule_of, rule_variant
+from repro.core.pruning import PAPER_TIE_BREAK, UNIFORM, Allocation
+from repro.core.variant import Variant
 from repro.evaluate.batch import is_auto, requested
+from repro.grid.options import GridOptions
 from repro.results.cells import Cell
 
 # lm-eval 0.4.9.1's own defaults, fixed here so that a later default change cannot move them
 SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234,
          "fewshot_random_seed": 1234}
+BATCH_SIZE = re.compile(r"auto(:[1-9]\d*)?|[1-9]\d*")
+
+
+@dataclass(frozen=True)
+class LmEvalOptions:
+    """The options of the stages that run lm-eval. suite: a suite of suites.yaml (None: each
+    model's own); tasks: only these tasks of it; limit: documents per task, or a fraction in
+    (0, 1) (tests only; recorded); batch_size: 'auto', 'auto:N' or a number (None: evaluation.yaml's,
+    1: what the paper's code effectively ran; a task's own in suites.yaml wins); max_batch_size:
+    the largest size 'auto' tries; max_length: lm-eval's context length (None: the model's own,
+    models.yaml's); bootstrap_iters: lm-eval's stderr
+    resamples; seed: of the 'random' criterion; calibration: a UTF-8 text for activation, hybrid
+    and owl (None: Python stdlib docstrings), cut into calibration_samples windows of 512 tokens."""
+
+    suite: str | None = None
+    tasks: tuple[str, ...] | None = None
+    limit: float | None = None
+    batch_size: str | None = None
+    max_batch_size: int = 64
+    max_length: int | None = None
+    bootstrap_iters: int = 100000
+    seed: int = 0
+    calibration: Path | None = None
+    calibration_samples: int = 32
+
+    def __post_init__(self) -> None:
+        if self.tasks is not None:
+            object.__setattr__(self, "tasks", tuple(self.tasks))
+        if self.calibration is not None:
+            object.__setattr__(self, "calibration", Path(self.calibration))
+            if not self.calibration.is_file():
+                raise ReproError(f"--calibration {self.calibration} is not a file; give a UTF-8 text file")
+        if self.batch_size is not None and not BATCH_SIZE.fullmatch(str(self.batch_size)):
+            raise ReproError(f"batch size '{self.batch_size}': use auto, auto:N or a whole number")
+        if self.limit is not None and not (0 < self.limit < 1 or (self.limit >= 1 and self.limit == int(self.limit))):
+            raise ReproError(f"limit {self.limit}: a fraction in (0, 1) or a whole number of documents")
+
+
+DEFAULT_LM = LmEvalOptions()  # the paper's effective settings (repro/config/evaluation.yaml)
 
 
 @dataclass
 class ModelPlan:
-    """Everything a model's cells need, validated before any weights load."""
+    """Everything a model's cells need, validated before any weights load. `pairs`: the
+    (criterion, allocation) rows; `variants`: the variant of every cell before its allocation."""
 
     spec: models.ModelSpec
     tasks: list[suites.TaskSpec]
     levels: list[float]
-    criteria: list[str]
-    variants: list[str]
+    pairs: list[tuple[str, Allocation]]
+    variants: list[Variant] = field(default_factory=lambda: [Variant()])
     stage: str = "evaluate"
     dtype: str = ""
-    cells: list[Cell] = field(default_factory=list)
-    allocations: list[str] = field(default_factory=lambda: [""])  # tags: '' (uniform), owl, spare3
-    pairs: list[tuple[str, str]] | None = None  # (criterion, allocation) rows instead of a product
 
-    def build_cells(self) -> list[Cell]:
-        out = []
-        pairs = self.pairs or [(c, a) for a in self.allocations for c in self.criteria]
+    @property
+    def criteria(self) -> list[str]:
+        return list(dict.fromkeys(c for c, _ in self.pairs))
+
+    def cells(self) -> list[Cell]:
+        out = set()
         for v in self.variants:
-            for c, a in pairs:
+            for crit, alloc in self.pairs:
                 for lv in self.levels:
-                    if lv == 0 and a:
+                    if lv == 0 and alloc != UNIFORM:
                         continue  # the unpruned model depends on neither criterion nor allocation
-                    crit = "maw" if lv == 0 else c  # (nor on the criterion: one cell, recorded as maw)
-                    # the allocation's token goes before the tie-break's (ties.rule_of reads the last)
-                    variant = rule_variant("-".join(x for x in (paper_twin(v), a) if x), rule_of(v))
+                    crit_ = "maw" if lv == 0 else crit  # (nor on the criterion: one cell, recorded as maw)
                     for t in self.tasks:
-                        out.append(Cell(self.stage, self.spec.name, crit, lv, t.name, variant))
-        self.cells = sorted(set(out))
-        return self.cells
+                        out.add(Cell(self.stage, self.spec.name, crit_, lv, t.name, v.replace(allocation=alloc)))
+        return sorted(out)
 
 
 @dataclass
@@ -72,6 +113,19 @@ class Settings:
     calibration_samples: int = 32
     tie_break: str = PAPER_TIE_BREAK  # which neurons a level keeps among equal scores
     max_batch_size: int = 64          # the largest size "auto" tries (lm-eval's default)
+    _sha256: str | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def build(cls, grid: GridOptions, lm: LmEvalOptions) -> Settings:
+        """The settings of a run (the device resolved: a GPU when there is one for 'auto')."""
+        from repro.runtime.device import resolve
+
+        device = resolve(grid.device)  # the default batch size is the same on every device
+        return cls(device=device, batch_size=lm.batch_size or evaluation().batch_size,
+                   limit=lm.limit, bootstrap_iters=lm.bootstrap_iters, max_length=lm.max_length,
+                   seed=lm.seed, calibration=lm.calibration,
+                   calibration_samples=lm.calibration_samples, tie_break=grid.tie_break,
+                   max_batch_size=lm.max_batch_size)
 
     def for_cell(self, spec: models.ModelSpec, dtype: str, criterion: str = "",
                  task: suites.TaskSpec | None = None, allocation: dict | None = None) -> dict[str, Any]:
@@ -83,10 +137,10 @@ class Settings:
             out["batch_size"] = requested(task, self.batch_size)
             if is_auto(out["batch_size"]):
                 out["max_batch_size"] = self.max_batch_size
-        if criterion in ("activation", "hybrid"):  # other calibration text or windows: other neurons
+        if criterion in pruning.CALIBRATED:  # other calibration text or windows: other neurons
             out["calibration"] = {"sha256": self.calibration_sha256(),
                                   "samples": self.calibration_samples}
-        if allocation is not None:  # a non-uniform allocation (repro/evaluate/allocate.py)
+        if allocation is not None:  # a non-uniform allocation (repro/evaluate/stage.py)
             out["allocation"] = allocation
         return out
 
@@ -99,32 +153,41 @@ class Settings:
                 else calibration_text())
 
     def calibration_sha256(self) -> str:
-        """The calibration text's SHA-256, as cells record it (other text: the cell is rerun)."""
-        return hashlib.sha256(self.calibration_text().encode()).hexdigest()
+        """The calibration text's SHA-256, as cells record it (other text: the cell is rerun);
+        read and hashed once per run, not once per cell."""
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.calibration_text().encode()).hexdigest()
+        return self._sha256
 
 
-def make_plans(args: argparse.Namespace, *, stage: str, default_models: list[str],
-               suite_of: Callable[[models.ModelSpec], str | None],
+def make_plans(grid: GridOptions, lm: LmEvalOptions, *, stage: str, default_models: Sequence[str],
+               criteria: Sequence[str], suite_of: Callable[[models.ModelSpec], str | None],
                levels_of: Callable[[models.ModelSpec], list[float]],
-               variants_of: Callable[[models.ModelSpec, str], list[str]],
+               variants_of: Callable[[models.ModelSpec, str], list[Variant]],
+               allocations: Sequence[Allocation] = (UNIFORM,),
+               pairs: Sequence[tuple[str, Allocation]] | None = None,
+               task_of: Callable[[models.ModelSpec, str], str] | None = None,
                dtype_of: Callable[[models.ModelSpec], str] = lambda spec: spec.dtype,
                ) -> list[ModelPlan]:
-    """Validate every model, suite, task, level, variant and criterion; no weights are loaded."""
-    from repro.prune import criteria
-
-    if args.calibration is not None and not args.calibration.is_file():
-        raise ReproError(f"--calibration {args.calibration} is not a file; give a UTF-8 text file")
-    crits = [criteria.canonical(c) for c in args.criteria]
+    """Validate every model, suite, task, level, variant and criterion; no weights are loaded.
+    `criteria` x `allocations` are the rows unless `pairs` names them; `task_of(spec, suite)`:
+    the one task a stage measures of the suite (None: the suite's, or lm.tasks); `dtype_of`:
+    a model's dtype when --dtype is not given (neuron selection: its `selection_dtype`)."""
+    rows = [(pruning.criterion(c), a) for c, a in pairs] if pairs is not None else [
+        (pruning.criterion(c), a) for a in dict.fromkeys(allocations) for c in dict.fromkeys(criteria)]
     plans = []
-    for name in args.models or default_models:
+    for name in grid.models or default_models:
         spec = models.get(name)
-        suite = args.suite or suite_of(spec)
+        suite = lm.suite or suite_of(spec)
         if not suite:
             raise ReproError(f"{name} is a local model with no suite of its own: pass --suite")
-        dtype = args.dtype or dtype_of(spec)
-        variants = [rule_variant(v, args.tie_break) for v in variants_of(spec, dtype)]
-        plans.append(ModelPlan(spec, suites.resolve(suite, args.tasks), levels_of(spec), crits,
-                               variants, stage=stage, dtype=dtype))
+        tasks = suites.resolve(suite, list(lm.tasks) if lm.tasks else None)
+        if task_of is not None:
+            one = task_of(spec, suite)
+            tasks = [t for t in tasks if t.name == one]
+        dtype = grid.dtype or dtype_of(spec)
+        variants = [v.replace(tie_break=grid.tie_break) for v in variants_of(spec, dtype)]
+        plans.append(ModelPlan(spec, tasks, levels_of(spec), rows, variants, stage=stage, dtype=dtype))
     for p in plans:
         models.check_access(p.spec)
     return plans

@@ -10,7 +10,8 @@ one task's through lm-eval (by the model's suite: extensions.yaml `task_by_suite
 Defaults: repro/config/extensions.yaml. Cells (stage sensitivity, variant layerNN, see
 repro/results/sensitivity.py) resume and shard like evaluate's; `repro aggregate` makes them
 tidy rows; the report draws a layers x levels heat map and a table per model. Unpruned layers
-are not recomputed (replay.py): a scan costs about half of its forward passes.
+are not recomputed (replay.py): a scan costs about half of its forward passes. The scan runs on
+the grid executor (stage.py); `sensitivity` is the stage as a Python function.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from repro.config import models
 from repro.config.extensions import extensions
 from repro.core import options
 from repro.core.errors import ReproError
-from repro.evaluate.cli import add_run_options, settings_from
-from repro.evaluate.plan import ModelPlan, make_plans
-from repro.extensions.stage import pending, scan_model, settings_by_criterion
+from repro.core.variant import Variant
+from repro.evaluate.cli import add_run_options, lm_options
+from repro.evaluate.plan import DEFAULT_LM, LmEvalOptions, ModelPlan, make_plans
+from repro.grid.executor import GridReport
+from repro.grid.options import DEFAULT, GridOptions
 from repro.results import cells as cellio
 from repro.results.sensitivity import CALIBRATION, METRIC, STAGE, layer_variant
 
@@ -44,41 +47,66 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "(0: recompute everything; the results are the same)")
 
 
-def plans_from(args: argparse.Namespace) -> list[ModelPlan]:
+def run(args: argparse.Namespace) -> int:
+    from repro.grid.options import from_cli
+
+    sensitivity(from_cli(args), lm_options(args), perplexity_windows=args.perplexity_windows,
+                replay_cache_mib=args.replay_cache_mib)
+    return 0
+
+
+def sensitivity(grid: GridOptions = DEFAULT, lm: LmEvalOptions = DEFAULT_LM, *,
+                perplexity_windows: int | None = None, replay_cache_mib: int | None = None) -> GridReport:
+    """For every criterion, level and decoder layer, only that layer's MLP cut: the calibration
+    text's perplexity and one task's, per cell; a summary table per model and criterion.
+
+    grid: models (default: the paper's three), levels above 0 (default: extensions.yaml's; level
+    0 is always measured), criteria (default: extensions.yaml's), and the rest of the grid's
+    options; lm: the lm-eval options (lm.tasks: the one task, else the model suite's from
+    extensions.yaml task_by_suite); perplexity_windows: windows of 512 tokens of the calibration
+    text (default: extensions.yaml's); replay_cache_mib: memory for replayed outputs of unpruned
+    layers (0: recompute everything; the numbers are the same).
+    """
+    from repro.core.atomicio import write_text
+    from repro.evaluate.plan import Settings
+    from repro.extensions.stage import SensitivityStage
+    from repro.grid.executor import run_grid
+
     ext = extensions().sensitivity
-    if args.levels and 0 in args.levels:
+    if grid.levels and 0 in grid.levels:
         raise ReproError("--levels: level 0 (the unpruned model) is always measured; give levels above 0")
-    if args.tasks and len(args.tasks) != 1:
+    if lm.tasks and len(lm.tasks) != 1:
         raise ReproError("--tasks: the scan measures one task beside the calibration text; give one")
 
-    def task_of(spec: models.ModelSpec) -> list[str] | None:
-        if args.tasks:
-            return None
-        task = ext.task_by_suite.get(args.suite or spec.suite or "")
+    def task_of(spec: models.ModelSpec, suite: str) -> str:
+        task = lm.tasks[0] if lm.tasks else ext.task_by_suite.get(suite)
         if task is None:
-            raise ReproError(f"{spec.name}: no sensitivity task for suite '{args.suite or spec.suite}' "
+            raise ReproError(f"{spec.name}: no sensitivity task for suite '{suite}' "
                              "in repro/config/extensions.yaml task_by_suite; pass --tasks")
-        return [task]
+        return task
 
-    plans = make_plans(args, stage=STAGE, default_models=models.paper_models(),
-                       suite_of=lambda spec: spec.suite,
-                       levels_of=lambda spec: [0.0, *(args.levels or ext.levels)],
-                       variants_of=lambda spec, dtype: [""])
-    for p in plans:
-        wanted = task_of(p.spec)
-        p.tasks = [t for t in p.tasks if wanted is None or t.name in wanted]
-    return plans
-
-
-def grid(plan: ModelPlan, num_layers: int, tie_break: str) -> list[cellio.Cell]:
-    cells = set()
-    for crit in plan.criteria:
-        for level in plan.levels:
-            for layer in range(num_layers):
-                for task in (CALIBRATION, plan.tasks[0].name):
-                    cells.add(cellio.Cell(STAGE, plan.spec.name, "maw" if level == 0 else crit,
-                                          level, task, layer_variant(layer, tie_break)))
-    return sorted(cells)
+    plans = make_plans(grid, lm, stage=STAGE, default_models=models.paper_models(),
+                       criteria=grid.criteria or ext.criteria, suite_of=lambda spec: spec.suite,
+                       levels_of=lambda spec: [0.0, *(grid.levels or ext.levels)],
+                       variants_of=lambda spec, dtype: [Variant()], task_of=task_of)
+    for plan in plans:
+        if plan.spec.num_layers is None:
+            raise ReproError(f"{plan.spec.name}: its number of layers is unknown (no config.json)")
+    stage = SensitivityStage(plans, Settings.build(grid, lm), perplexity_windows=(
+        ext.calibration_samples if perplexity_windows is None else perplexity_windows),
+        replay_cache_mib=ext.replay_cache_mib if replay_cache_mib is None else replay_cache_mib)
+    t0 = time.monotonic()
+    report = run_grid(stage, stage.jobs(), root=grid.results, shard=grid.shard,
+                      dry_run=grid.dry_run, check=grid.check, wait=grid.wait)
+    if grid.dry_run:
+        return report
+    for plan in plans:
+        for crit in plan.criteria:
+            table = summary(plan, Path(grid.results), crit, plan.spec.num_layers, grid.tie_break)
+            write_text(Path(grid.results) / STAGE / plan.spec.name / f"summary-{crit}.md", table)
+            print(table)
+    log.info("sensitivity scan finished in %.1f s", time.monotonic() - t0)
+    return report
 
 
 def summary(plan: ModelPlan, root: Path, criterion: str, num_layers: int, tie_break: str) -> str:
@@ -107,32 +135,3 @@ def summary(plan: ModelPlan, root: Path, criterion: str, num_layers: int, tie_br
                     f" ({100 * (v / base[t] - 1):+.0f}%)" if base[t] else ""))
         lines.append(f"| {layer} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def run(args: argparse.Namespace) -> int:
-    from repro.core.atomicio import write_text
-    from repro.results.locks import open_results
-
-    plans = plans_from(args)
-    settings = settings_from(args)
-    open_results(args.results, STAGE, dry_run=args.dry_run)
-    t0 = time.monotonic()
-    for plan in plans:
-        layers = plan.spec.num_layers
-        if layers is None:
-            raise ReproError(f"{plan.spec.name}: its number of layers is unknown (no config.json)")
-        cells = cellio.shard(grid(plan, layers, args.tie_break), args.shard)
-        if args.dry_run:
-            todo = set(pending(args.results, plan, cells, settings_by_criterion(settings, plan, cells, args)))
-            for c in cells:
-                print(f"{'pending' if c in todo else 'done':8} {c.id}")
-            continue
-        scan_model(plan, cells, Path(args.results), settings, args)
-        for crit in plan.criteria:
-            table = summary(plan, Path(args.results), crit, layers, args.tie_break)
-            write_text(Path(args.results) / STAGE / plan.spec.name / f"summary-{crit}.md", table)
-            print(table)
-    if not args.dry_run:
-        log.info("sensitivity scan finished in %.1f s", time.monotonic() - t0)
-    return 0
-

@@ -2,7 +2,8 @@
 
     python -m repro preflight --models llama-3.2-1b llama-3.2-3b --results /results
 
-Checks: a GPU is visible; its driver is new enough for the installed torch's CUDA build; there
+Checks: the paper's lm-eval stack is installed where lm-eval can import (repro.core.stack); a
+GPU is visible; its driver is new enough for the installed torch's CUDA build; there
 is free disk for the run's weights, checkpoints and results; HF_TOKEN is set and the Hub
 accepts it for every gated model (one cheap auth-check request each); the tasks' datasets and
 nltk's punkt_tab are cached or the Hub is reachable. Each check is a small function that
@@ -172,6 +173,9 @@ def run_checks(models: list[str], results: Path, probes: Probes, *,
     tasks = prefetch.paper_tasks()
     out: list[Check] = []
 
+    if "stack" not in skip:  # the stages that run lm-eval need it importable
+        out.append(Check("lm-eval", probes.run_stack(), "lm-eval installed beside a transformers it supports"))
+
     if "gpu" not in skip:
         gpus = probes.gpus()
         version, cuda = probes.torch_cuda()
@@ -220,7 +224,7 @@ def run_checks(models: list[str], results: Path, probes: Probes, *,
     return out
 
 
-SKIPPABLE = ("gpu", "disk", "hf", "data")
+SKIPPABLE = ("stack", "gpu", "disk", "hf", "data")
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro.core import hub
+from repro.core.stack import run_stack_problem
 from repro.evaluate.nltk_data import PUNKT
 from repro.ops import prefetch
 
@@ -36,6 +37,7 @@ class Probes:
     hub_reachable: Callable[[], bool]
     datasets_marker: Callable[[], dict | None]
     punkt_present: Callable[[], bool]
+    run_stack: Callable[[], str | None] = run_stack_problem  # None: lm-eval can run here
 
 
 def _nvml_gpus() -> list[Gpu]:

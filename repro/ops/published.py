@@ -99,7 +99,7 @@ def differences(kit: dict, ref: dict, tied: bool) -> list[str]:
 
 
 def compare(spec: models.ModelSpec, level: float, where: str, *, device: str, dtype: str) -> list[str]:
-    from repro.core.ties import PAPER_TIE_BREAK
+    from repro.core.pruning import PAPER_TIE_BREAK
     from repro.prune.apply import prune
     from repro.prune.ranking import rank
     from repro.prune.widths import Target

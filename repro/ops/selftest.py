@@ -28,13 +28,17 @@ import time
 import traceback
 from pathlib import Path
 
+import repro
 from repro.config.selftest import selftest
 from repro.core import options
 from repro.core.atomicio import write_text
+from repro.core.cache import cache_root
 from repro.core.errors import ReproError
+from repro.core.options import is_cuda
+from repro.core.outdir import check_replaceable
 from repro.ops import selftest_steps as steps
 
-MARKERS = ("selftest.log", "selftest.json")  # a folder holding one of these is ours to clear
+MARKER = "selftest.log"  # written first: a folder holding it is ours to clear
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -46,11 +50,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def _fresh(out: Path) -> None:
-    """Start from an empty folder: finished cells would otherwise be skipped, not measured."""
+    """Start from an empty folder: finished cells would otherwise be skipped, not measured.
+    Only a folder an earlier self-test wrote is cleared (its log, selftest.log, is written
+    first), never one holding the kit, its cache (the smoke model) or the working folder."""
+    keep = [(cache_root(), "the kit's cache"), (Path(repro.__file__).parent, "the kit itself"),
+            (Path.cwd(), "the working folder")]
+    check_replaceable(out, "--out", marker=MARKER, overwrite=True, keep=keep,
+                      stage="selftest", subfolders=True)
     if out.exists() and any(out.iterdir()):
-        if not any((out / m).exists() for m in MARKERS):
-            raise ReproError(f"--out {out} exists and is not a selftest folder; choose another "
-                             "--out or remove it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -65,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = steps.Context(device=device, cfg=cfg, scale=cfg.scale(device), out=out,
                         published=args.published)
     write_text(ctx.log, "")
-    if not device.startswith("cuda"):
+    if not is_cuda(device):
         print(f"selftest: {steps.cuda_absence(args.device)}; every step runs on the CPU: "
               "CUDA is NOT tested", flush=True)
     kit = logging.getLogger("repro")  # in-process steps log to the file, as the stages do
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         kit.handlers[0].close()
         kit.handlers = handlers
-    ctx.figures["cuda_tested"] = device.startswith("cuda")
+    ctx.figures["cuda_tested"] = is_cuda(device)
     write_text(out / "selftest.json", json.dumps(ctx.figures, indent=1, sort_keys=True) + "\n")
     print(summary(ctx.figures), flush=True)
     return 0

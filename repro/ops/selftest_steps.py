@@ -16,6 +16,7 @@ from typing import Any
 
 from repro.config import models, suites
 from repro.config.selftest import DeviceScale, Selftest
+from repro.core.options import is_cuda
 from repro.ops import selftest_compare as compare
 from repro.ops.selftest_compare import Failed
 from repro.results import cells as cellio
@@ -80,7 +81,7 @@ def host(ctx: Context) -> dict:
 
     out = {"torch": torch.__version__, "cuda_build": torch.version.cuda or "none",
            "device": ctx.device, "driver": "not used (CPU)", "device_name": "CPU"}
-    if ctx.device.startswith("cuda"):
+    if is_cuda(ctx.device):
         gpus = real_probes().gpus()
         if not gpus:
             raise Failed("torch sees a GPU but NVML and nvidia-smi do not: start the container "
@@ -113,7 +114,7 @@ def host(ctx: Context) -> dict:
 def _sync(device: str) -> None:
     import torch
 
-    if device.startswith("cuda"):
+    if is_cuda(device):
         torch.cuda.synchronize(device)
 
 
@@ -219,7 +220,7 @@ def efficiency(ctx: Context) -> dict:
     """The efficiency stage's corrected protocol on random weights; energy measured on CUDA."""
     from repro.efficiency.workloads import variant_name
 
-    s, cuda = ctx.scale, ctx.device.startswith("cuda")
+    s, cuda = ctx.scale, is_cuda(ctx.device)
     ctx.stage("efficiency", "--models", s.efficiency_model, "--random-weights", "--protocols",
               "corrected", "--widths", "unaligned", "--levels", *(f"{x:g}" for x in ctx.cfg.levels),
               "--profile", s.efficiency_profile, "--device", ctx.device, "--dtype",

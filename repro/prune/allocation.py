@@ -26,40 +26,12 @@ the total pruned is exactly the uniform cut's N, and the mean kept width is the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
 from repro.core.errors import ReproError
-
-RULES = ("uniform", "spare", "owl")
-_SPARE = re.compile(r"spare([1-9]\d*)")
-
-
-@dataclass(frozen=True)
-class Allocation:
-    rule: str = "uniform"
-    k: int = 0  # spare: how many layers keep every neuron
-
-    @property
-    def tag(self) -> str:
-        """The name in result cells and the tidy data's `variant` ('' for uniform)."""
-        return {"uniform": "", "spare": f"spare{self.k}", "owl": "owl"}[self.rule]
-
-    @property
-    def name(self) -> str:
-        return self.tag or "uniform"
-
-
-def parse(text: str) -> Allocation:
-    """'uniform', 'owl' or 'spareK' (K >= 1)."""
-    if text in ("uniform", "owl"):
-        return Allocation(text)
-    m = _SPARE.fullmatch(text)
-    if m:
-        return Allocation("spare", int(m.group(1)))
-    raise ReproError(f"unknown allocation '{text}'; choose uniform, owl or spareK (e.g. spare3)")
+from repro.core.pruning import Allocation  # noqa: F401  (the name lives in core: no torch)
+from repro.core.pruning import allocation as parse  # noqa: F401
 
 
 def budget(widths: Sequence[int], kept: int) -> int:

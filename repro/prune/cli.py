@@ -8,26 +8,29 @@
 The rules (optipfair v0.2.0's keep count and selection, the tie-break) are in widths.py and
 ranking.py; non-uniform allocations in allocation.py; applying a cut in apply.py; the output
 folder in save.py (layers of different widths reload with repro.runtime.nonuniform).
+`prune_model` is the stage as a Python function; `run` builds its arguments from the command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
-from repro.core import options
-from repro.core.atomicio import check_destination, clean_stale
+from repro.core import options, pruning
 from repro.core.dtypes import DTYPES
 from repro.core.errors import ReproError
-from repro.prune import criteria, names
-from repro.prune.allocation import Allocation, parse
+from repro.core.pruning import PAPER_TIE_BREAK, UNIFORM, Allocation
+from repro.prune import criteria, outputs
+from repro.prune.allocator import Allocator
 from repro.prune.apply import prune
 from repro.prune.ranking import rank
 from repro.prune.save import check_space, save
 from repro.prune.widths import Target
 
 log = logging.getLogger("repro.prune")
+resume_hint = outputs.resume_hint  # what repro.cli says when prune is stopped
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -36,9 +39,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gguf-file", help="GGUF file name inside the --model folder")
     p.add_argument("--dtype", default="bfloat16", choices=DTYPES, help="weights dtype (the paper: bfloat16)")
     options.add_device(p, default="cpu")
-    p.add_argument("--criterion", default="maw", type=names.criterion,
-                   help=f"neuron criterion: {', '.join(criteria.CRITERIA)} (ppm = maw)")
-    p.add_argument("--method", dest="criterion", type=names.criterion, help=argparse.SUPPRESS)
+    p.add_argument("--criterion", default="maw", type=options.criterion,
+                   help=f"neuron criterion: {', '.join(pruning.CRITERIA)} (ppm = maw)")
+    p.add_argument("--method", dest="criterion", type=options.criterion, help=argparse.SUPPRESS)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--levels", type=options.level, nargs="+",
                    help="percent of MLP neurons pruned, 0 <= p < 100 (several: one folder each)")
@@ -52,7 +55,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration", type=Path, help="UTF-8 text file for the 'activation' criterion")
     p.add_argument("--calibration-samples", type=options.positive_int, default=32,
                    help="windows of 512 tokens")
-    p.add_argument("--allocation", type=allocation_arg, default=Allocation(),
+    p.add_argument("--allocation", type=options.allocation, default=UNIFORM,
                    help="share each level's neuron budget between layers: uniform (default), owl "
                         "(needs --calibration), spareK (the K layers a `repro sensitivity` scan "
                         "found most sensitive keep every neuron); see repro/prune/allocation.py")
@@ -64,116 +67,108 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
 
 
-def allocation_arg(text: str) -> Allocation:
-    try:
-        return parse(text)
-    except ReproError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def run(args: argparse.Namespace) -> int:
+    prune_model(args.model, args.out, levels=args.levels, expansion=args.expansion,
+                criterion=args.criterion, align=args.align, allocation=args.allocation,
+                calibration=args.calibration, calibration_samples=args.calibration_samples,
+                seed=args.seed, tie_break=args.tie_break, dtype=args.dtype, device=args.device,
+                revision=args.revision, gguf_file=args.gguf_file, results=args.results,
+                sensitivity=args.sensitivity, overwrite=args.overwrite)
+    return 0
 
 
-def scan_name(args) -> str:
-    """The name a sensitivity scan of --model is recorded under (--sensitivity, else the
-    models.yaml short name or folder name that --model is)."""
+def scan_name(model: str, allocation: Allocation, sensitivity: str | None, results: Path) -> str:
+    """The name a sensitivity scan of `model` is recorded under (`sensitivity`, else the
+    models.yaml short name or folder name that `model` is)."""
     from repro.config.models import get
 
-    if args.sensitivity:
-        return args.sensitivity
+    if sensitivity:
+        return sensitivity
     try:
-        return get(str(args.model)).name
+        return get(str(model)).name
     except ReproError:
-        raise ReproError(f"{args.allocation.name}: pass --sensitivity NAME, the model's name in "
-                         f"the cells of `repro sensitivity` under {args.results}") from None
+        raise ReproError(f"{allocation.name}: pass --sensitivity NAME, the model's name in "
+                         f"the cells of `repro sensitivity` under {results}") from None
 
 
-def _widths(args, model, tokenizer, calibration_text: str | None, ranking, target: Target,
-            cache: dict) -> tuple[list[int] | None, dict | None]:
-    """Per-layer kept widths of a non-uniform --allocation (None for uniform), and its record."""
-    from repro.config.extensions import extensions
-    from repro.prune import allocation
-    from repro.results.sensitivity import layer_sensitivity
+def prune_model(model: str | Path, out: Path, *, levels: Sequence[float] | None = None,
+                expansion: Sequence[float] | None = None, criterion: str = "maw",
+                align: int | None = None, allocation: Allocation | str = UNIFORM,
+                calibration: Path | None = None, calibration_samples: int = 32, seed: int = 0,
+                tie_break: str = PAPER_TIE_BREAK, dtype: str = "bfloat16", device: str = "cpu",
+                revision: str | None = None, gguf_file: str | None = None,
+                results: Path = Path("results"), sensitivity: str | None = None,
+                overwrite: bool = False) -> list[Path]:
+    """Prune `model` (a Hub id, folder or .gguf) to each target and save one folder per target;
+    returns the folders written.
 
-    a = args.allocation
-    if a.rule == "uniform":
-        return None, None
-    width = ranking.widths[0]
-    k = target.width(width, ranking.hidden)
-    if a.rule == "owl":
-        owl = extensions().allocations.owl
-        if "ratios" not in cache:
-            from repro.prune.owl import outlier_ratios
-
-            batches = criteria.calibration_batches(tokenizer, calibration_text,
-                                                   samples=args.calibration_samples)
-            cache["ratios"] = outlier_ratios(model, batches, owl.m)
-        level = target.level if target.level is not None else 100.0 * (1 - k / width)
-        shares = allocation.owl_sparsity(cache["ratios"], level / 100, owl.lam)
-        record = {"rule": "owl", "m": owl.m, "lambda": owl.lam, "outlier_ratios": cache["ratios"],
-                  "layer_sparsity": shares}
-    else:
-        scores, sens = layer_sensitivity(args.results, scan_name(args), ranking.criterion,
-                                         len(ranking.widths), args.tie_break)
-        spared = allocation.spared_layers(scores, a.k)
-        shares = [0.0 if i in spared else 1.0 for i in range(len(scores))]
-        record = {"rule": "spare", "k": a.k, "spared_layers": spared, "sensitivity": sens}
-    widths = allocation.kept_widths(ranking.widths, k, shares)
-    return widths, {**record, "kept_widths": widths}
-
-
-def run(args: argparse.Namespace) -> int:
-    from repro.core.textio import read_text
+    levels / expansion: percent of MLP neurons pruned, or kept width / hidden size (one of them);
+    criterion: a name of repro.core.pruning.CRITERIA (ppm = maw); align: round the kept width to a
+    multiple; allocation: uniform, owl (needs `calibration`) or spareK (reads the `repro
+    sensitivity` scan of `sensitivity`, else of the model's name, under `results`);
+    calibration: a UTF-8 text file (activation, hybrid, owl), cut into `calibration_samples`
+    windows of 512 tokens; seed: of the random criterion; tie_break: topk (the paper) or stable;
+    out: the folder (several targets: one subfolder each); overwrite: replace what is there.
+    """
+    from repro.core.textio import TextFile
     from repro.prune.glu import check_config
     from repro.runtime.device import resolve
     from repro.runtime.hf import load, load_config
 
-    crit = criteria.canonical(args.criterion)
-    targets = _targets(args)
-    name = "-".join(x for x in (crit, args.allocation.tag) if x)
-    outs = [args.out] if len(targets) == 1 else [args.out / f"{name}-{t.label}" for t in targets]
-    for o in outs:  # every destination, before anything loads
-        check_destination(o, "--out")
-        clean_stale(o.parent)  # what a killed prune left: its staging folder, or a folder set aside
-    for o in outs:
-        if o.is_dir() and any(o.iterdir()) and not args.overwrite:
-            raise ReproError(f"output folder {o} exists and is not empty; pass --overwrite or choose another --out")
-    needs_text = crit in criteria.CALIBRATED or args.allocation.rule == "owl"
-    if needs_text and (args.calibration is None or not args.calibration.is_file()):
-        what = f"criterion '{crit}'" if crit in criteria.CALIBRATED else "allocation 'owl'"
+    model = str(model)  # as the command line gives it (its record names it so)
+    crit = pruning.criterion(criterion)
+    alloc = allocation if isinstance(allocation, Allocation) else pruning.allocation(allocation)
+    pruning.tie_break(tie_break)
+    targets = _targets(levels, expansion, align)
+    # every destination, checked before anything loads (never the source, only prune's folders)
+    outs = outputs.folders(Path(out), model, crit, alloc.tag, targets, overwrite=overwrite)
+    needs_text = crit in pruning.CALIBRATED or alloc.rule == "owl"
+    if needs_text and (calibration is None or not Path(calibration).is_file()):
+        what = f"criterion '{crit}'" if crit in pruning.CALIBRATED else "allocation 'owl'"
         raise ReproError(f"{what} needs --calibration FILE (a UTF-8 text file)")
-    text = read_text(args.calibration, "--calibration") if needs_text else None
-    device = resolve(args.device)
+    text = TextFile(calibration, "--calibration") if needs_text else None  # read as far as needed
+    device = resolve(device)
 
     # config + structure only: fails fast, before any weights load
-    config = load_config(args.model, revision=args.revision, gguf_file=args.gguf_file)
+    config = load_config(model, revision=revision, gguf_file=gguf_file)
     check_config(config)
-    check_space(outs, config, targets, args.dtype)
-    if args.allocation.rule == "spare":  # a missing scan fails here, before any weights load
-        from repro.results.sensitivity import layer_sensitivity
+    check_space(outs, config, targets, dtype)
+    from repro.results.sensitivity import layer_sensitivity
 
-        layer_sensitivity(args.results, scan_name(args), crit, config.num_hidden_layers, args.tie_break)
-    model, tokenizer, source = load(args.model, revision=args.revision, gguf_file=args.gguf_file,
-                                    dtype=args.dtype, device=device)
-    calibration = None
-    if crit in criteria.CALIBRATED:
-        calibration = criteria.calibration_batches(tokenizer, text, samples=args.calibration_samples)
-    ranking = rank(model, crit, seed=args.seed, calibration=calibration)
-    cache: dict = {}
+    def scan(c: str) -> tuple[list[float], dict]:
+        return layer_sensitivity(results, scan_name(model, alloc, sensitivity, results), c,
+                                 config.num_hidden_layers, tie_break)
+
+    allocator = Allocator(sensitivity=scan, calibration=lambda: criteria.calibration_batches(
+        tokenizer, text, samples=calibration_samples))
+    if alloc.rule == "spare":  # a missing scan fails here, before any weights load
+        allocator.sensitivity(crit)
+    base, tokenizer, source = load(model, revision=revision, gguf_file=gguf_file, dtype=dtype,
+                                   device=device)
+    batches = None
+    if crit in pruning.CALIBRATED:
+        batches = criteria.calibration_batches(tokenizer, text, samples=calibration_samples)
+    ranking = rank(base, crit, seed=seed, calibration=batches)
     for t, o in zip(targets, outs, strict=True):
-        widths, record = _widths(args, model, tokenizer, text, ranking, t, cache)
-        pruned, info = prune(model, ranking, t, args.tie_break, widths=widths,
-                             allocation=args.allocation.name, allocation_record=record)
+        widths, record = allocator.widths(base, alloc, ranking, t)
+        pruned, info = prune(base, ranking, t, tie_break, widths=widths,
+                             allocation=alloc.name, allocation_record=record)
         save(pruned, tokenizer, info, o, source)
         log.info("%s: kept %d/%d neurons per layer (ratio %.3f), %d -> %d parameters",
                  o, info.kept_width, info.original_width, info.expansion_ratio,
                  info.params_before, info.params_after)
         print(o)
         del pruned
-    return 0
+    return outs
 
 
-def _targets(args: argparse.Namespace) -> list[Target]:
+def _targets(levels: Sequence[float] | None, expansion: Sequence[float] | None,
+             align: int | None) -> list[Target]:
     """One target per distinct folder name; two values that would share one are refused."""
-    made = ([Target(level=v, align=args.align) for v in args.levels] if args.levels
-            else [Target(expansion=v, align=args.align) for v in args.expansion])
+    if (levels is None) == (expansion is None):
+        raise ReproError("give exactly one of --levels (percent pruned) or --expansion (k / hidden)")
+    made = ([Target(level=float(v), align=align) for v in levels] if levels is not None
+            else [Target(expansion=float(v), align=align) for v in expansion])
     by_label: dict[str, Target] = {}
     for t in made:
         if by_label.setdefault(t.label, t) != t:

@@ -33,6 +33,10 @@ import torch
 from torch import Tensor
 
 from repro.core.errors import ReproError
+
+# the names live in core (no torch); re-exported for the stages that already hold this module
+from repro.core.pruning import ALIASES, CALIBRATED, CRITERIA, DATA_CRITERIA, WEIGHT_CRITERIA  # noqa: F401
+from repro.core.pruning import criterion as canonical  # noqa: F401
 from repro.prune.calibration_pass import feed
 from repro.prune.glu import GLUMLP
 
@@ -59,19 +63,7 @@ def l2(gate: Tensor, up: Tensor) -> Tensor:
     return gate_norms + up_norms
 
 
-WEIGHT_CRITERIA: dict[str, WeightScore] = {"maw": maw, "vow": vow, "pon": pon, "l2": l2}
-ALIASES = {"ppm": "maw"}
-CALIBRATED = ("activation", "hybrid")  # need calibration text
-DATA_CRITERIA = ("random", *CALIBRATED)
-CRITERIA = (*WEIGHT_CRITERIA, *DATA_CRITERIA)
-
-
-def canonical(name: str) -> str:
-    key = ALIASES.get(name.lower(), name.lower())
-    if key not in CRITERIA:
-        known = ", ".join([*CRITERIA, *ALIASES])
-        raise ReproError(f"unknown pruning criterion '{name}'; choose one of: {known}")
-    return key
+WEIGHT_SCORES: dict[str, WeightScore] = {"maw": maw, "vow": vow, "pon": pon, "l2": l2}  # WEIGHT_CRITERIA
 
 
 def _maw_native(gate: Tensor, up: Tensor) -> Tensor:
@@ -84,12 +76,12 @@ def _maw_native(gate: Tensor, up: Tensor) -> Tensor:
 
 
 def weight_scores(mlp: GLUMLP, criterion: str) -> Tensor:
-    """float32 scores [I] of one layer, computed on the weights' own device."""
-    name = canonical(criterion)
+    """float32 scores [I] of one layer, computed on the weights' own device (`criterion`: a
+    canonical name, as rank() passes it)."""
     with torch.no_grad():
-        if name == "maw":
+        if criterion == "maw":
             return _maw_native(mlp.gate.weight, mlp.up.weight)
-        return WEIGHT_CRITERIA[name](mlp.gate.weight.float(), mlp.up.weight.float())
+        return WEIGHT_SCORES[criterion](mlp.gate.weight.float(), mlp.up.weight.float())
 
 
 def random_scores(widths: Sequence[int], seed: int) -> list[Tensor]:
@@ -118,12 +110,36 @@ def activation_norms(
     return [s.sqrt().float() for s in sums]
 
 
+def _prefix_of(text):
+    if isinstance(text, str):
+        return lambda n: (text[:n], n >= len(text))
+    return text.prefix  # repro.core.textio.TextFile: read from disk as far as asked
+
+
+def calibration_tokens(tokenizer, text, need: int) -> list[int]:
+    """The first `need` tokens of `text` (a str, or a TextFile read only as far as needed),
+    equal to those of the whole text tokenised at once. Only a prefix is tokenised: one that
+    the whole fits in, or one giving a margin of need/8 (at least 256) tokens beyond `need`,
+    so that the words cut at its end never reach the tokens kept (pre-tokenizers split the
+    text into words and tokens never cross them). A 50 MB file costs what its first ~150 kB
+    cost (32 windows of 512 tokens)."""
+    prefix = _prefix_of(text)
+    margin = max(256, need // 8)
+    chars = 8 * (need + margin)  # ~4 characters per token in English text; grown if not enough
+    while True:
+        part, whole = prefix(chars)
+        ids = tokenizer(part, add_special_tokens=False)["input_ids"]
+        if whole or len(ids) >= need + margin:
+            return ids[:need]
+        chars *= 4
+
+
 def calibration_batches(
-    tokenizer, text: str, *, seq_len: int = 512, samples: int = 32, batch_size: int = 4
+    tokenizer, text, *, seq_len: int = 512, samples: int = 32, batch_size: int = 4
 ) -> list[tuple[Tensor, Tensor]]:
-    """Cut `text` into up to `samples` windows of `seq_len` tokens (the last may be shorter and
-    right-padded: the mask marks real tokens)."""
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    """Cut `text` (a str, or a repro.core.textio.TextFile) into up to `samples` windows of
+    `seq_len` tokens (the last may be shorter and right-padded: the mask marks real tokens)."""
+    ids = calibration_tokens(tokenizer, text, seq_len * samples)
     windows = [ids[i : i + seq_len] for i in range(0, len(ids), seq_len)][:samples]
     windows = [w for w in windows if w]
     if not windows:

@@ -70,7 +70,7 @@ def rank(
     seed: int = 0,
     calibration: list[tuple[Tensor, Tensor]] | None = None,
 ) -> Ranking:
-    crit = criteria.canonical(criterion)
+    crit = criteria.canonical(criterion)  # the library's entry: a Python caller's name checked here
     mlps = glu_mlps(model)
     if crit in criteria.WEIGHT_CRITERIA:
         scores = []

@@ -19,13 +19,13 @@ from repro.core.atomicio import staged_dir, write_error, write_json
 from repro.core.errors import ReproError
 from repro.core.provenance import provenance
 from repro.prune.apply import PruneInfo
+from repro.prune.outputs import SIDECAR, saved
 from repro.prune.widths import Target
 from repro.runtime.device import host_info
 from repro.runtime.nonuniform import PER_LAYER_KEY
 
 log = logging.getLogger("repro.prune")
 
-SIDECAR = "repro_prune.json"
 MARGIN = 64 << 20  # tokenizer, config and sidecar, with room to spare
 STOCK = "transformers.AutoModelForCausalLM.from_pretrained(folder)"
 KIT = ("repro.runtime.hf.load(folder) or repro.runtime.nonuniform.from_pretrained(folder): "
@@ -53,6 +53,7 @@ def save(pruned: nn.Module, tokenizer, info: PruneInfo, out: str | Path, source:
         write_json(tmp / SIDECAR, {"prune": info.to_dict(), "source": source, "dtype": dtype,
                                    "reload": reload_note(pruned),
                                    "provenance": provenance(host_info(None))})
+    saved(out)
     return out
 
 

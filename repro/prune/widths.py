@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from repro.core import pruning
 from repro.core.errors import ReproError
 
 
 def keep_count(width: int, level: float) -> int:
-    """optipfair v0.2.0's kept width for `level` percent of `width` neurons pruned."""
-    check_level(level)
+    """optipfair v0.2.0's kept width for `level` percent of `width` neurons pruned (a level
+    checked where it entered: repro.core.pruning.level)."""
     return width - min(int(level / 100 * width), width - 1)
-
-
-def check_level(level: float) -> None:
-    if not (0 <= level < 100):
-        raise ReproError(f"pruning level {level:g} is outside [0, 100): give a percentage such as 40")
 
 
 def width_for_expansion(hidden: int, width: int, ratio: float) -> int:
@@ -57,7 +53,7 @@ class Target:
         if (self.level is None) == (self.expansion is None):
             raise ReproError("give exactly one of --level (percent pruned) or --expansion (k / hidden)")
         if self.level is not None:
-            check_level(self.level)
+            pruning.level(self.level)
         if self.expansion is not None and not self.expansion > 0:
             raise ReproError(f"expansion ratio {self.expansion:g} must be positive, e.g. 2.4")
         if self.align is not None and self.align < 1:

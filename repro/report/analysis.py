@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from repro.config.report import report
-from repro.core.atomicio import check_destination, clean_stale, write_json, write_text
+from repro.core.atomicio import write_json, write_text
 from repro.report.queries import current, series
 from repro.results.schema import KEY, SOURCES, load_dir
 
@@ -30,13 +30,6 @@ def add_data_options(parser) -> None:
                         help="folder of schema CSV files (default: data)")
     parser.add_argument("--out", type=Path, default=Path("paper/generated"),
                         help="output folder (default: paper/generated)")
-
-
-def prepare_out(out: str | Path) -> Path:
-    """--out checked before any work, and cleared of what a killed run left half-written."""
-    out = check_destination(Path(out), "--out")
-    clean_stale(out, recursive=True)
-    return out
 
 
 def relative_change(df: pd.DataFrame) -> pd.DataFrame:
@@ -89,8 +82,9 @@ def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str
 
 
 def correlations(df: pd.DataFrame) -> list[dict]:
-    """The paper's correlations (repro/config/report.yaml) for every source in the data."""
-    return [correlation(df, c.x, c.y, list(c.models), source)
+    """The correlations of repro/config/report.yaml for every source in the data, each with the
+    claim of the paper it checks, or why the kit computes it."""
+    return [correlation(df, c.x, c.y, list(c.models), source) | {"claim": c.claim, "why": c.why}
             for source in SOURCES if (df.source == source).any() for c in report().correlations]
 
 
@@ -117,10 +111,16 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    out = prepare_out(args.out)
+    from repro.report.publish import ANALYSIS, prepare, publish
+
+    out = prepare(args.out)
     df = current(load_dir(args.data))
-    for c in write_analysis(df, out):
+    with publish(out, ANALYSIS) as stage:
+        found = write_analysis(df, stage)
+    for c in found:
         if c["pearson_r"] is not None:
-            log.info("%s: r(%s, %s) over %s = %.3f (p = %.4f, n = %d)", c["source"], c["x"],
-                     c["y"], "+".join(c["models"]), c["pearson_r"], c["pearson_p"], c["n"])
+            what = (f"the paper's claim {c['claim']}" if c["claim"] else
+                    f"not a claim of the paper, computed for {c['why']}")
+            log.info("%s: r(%s, %s) over %s = %.3f (p = %.4f, n = %d); %s", c["source"], c["x"],
+                     c["y"], "+".join(c["models"]), c["pearson_r"], c["pearson_p"], c["n"], what)
     return 0

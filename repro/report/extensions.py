@@ -27,6 +27,16 @@ from repro.report.templating import environment
 from repro.results.sensitivity import CALIBRATION, layer_of, layer_variant
 
 CAL_METRIC = "perplexity"
+# the sections of report.tex these files are (heading, label, introduction): only when not empty
+MODELS = ("Every other model in the data", "models",
+          "Tables and figures the paper did not print: each model's pruning levels, neuron "
+          "selection and dichotomy, for every model in the data beyond the paper's tables above "
+          "(a model that is not one of the paper's is labelled as such).")
+EXTENSIONS = ("Extensions", "extensions",
+              "Per-layer sensitivity (one decoder layer's MLP pruned at a time), and perplexity per "
+              "criterion and per non-uniform allocation of the same neuron budget "
+              "(repro/config/extensions.yaml). These are findings about the model they ran on, "
+              "never mixed with the paper's rows.")
 SOURCE = "reproduction"  # the paper ran no extension: only reproductions have these rows
 
 
@@ -225,13 +235,14 @@ def write_sections(df: pd.DataFrame, out: Path) -> None:
     for m, tables in extension_tables(df).items():
         _section(ext, m)["tables"] += sorted(tables)
     env = environment()
-    for fname, groups, empty, paper_note in (
+    for fname, groups, empty, paper_note, heading in (
             ("models.tex", extra, "No other model, and nothing beyond the paper's tables, in the data.",
-             "what the paper did not print of its data or of a reproduction."),
+             "what the paper did not print of its data or of a reproduction.", MODELS),
             ("extensions.tex", ext, "No extension results in the data: run python -m repro "
                                     "sensitivity and python -m repro extensions (nox -s smoke does).",
-             "these runs are extensions, not in the paper."),
+             "these runs are extensions, not in the paper.", EXTENSIONS),
     ):
         sections = [{"title": display_name(m), "note": _note(m, paper_note), "tables": groups[m]["tables"],
                      "figures": groups[m]["figures"]} for m in per_model._order(set(groups))]
-        write_text(out / fname, env.get_template("sections.tex.j2").render(sections=sections, empty=empty))
+        write_text(out / fname, env.get_template("sections.tex.j2").render(
+            sections=sections, empty=empty, heading=heading[0], label=heading[1], intro=heading[2]))

@@ -1,8 +1,9 @@
 """The report's figures (matplotlib, Agg): PDF for LaTeX, PNG for a quick look.
 
 Byte-identical across reruns: no timestamps in PDF/PNG metadata, a fixed SVG hash salt, fixed
-rcParams, sorted inputs. Colours are the Okabe-Ito colour-blind-safe palette; published data is
-drawn solid, a reproduction (when data/ has one) dashed in the same colour.
+rcParams, sorted inputs. Colours are colour-blind safe and a task keeps its colour in every
+figure (figure_style.py); published data is drawn solid, a reproduction (when data/ has one)
+dashed in the same colour; 95% bands wherever the data give standard errors.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from repro.config.report import report
 from repro.core import rehearsal
 from repro.core.atomicio import write_bytes
 from repro.report.analysis import correlation
+from repro.report.confounds import checkpoint_levels
+from repro.report.figure_style import SERIES, place_labels, rel_band, task_colour
+from repro.report.formatting import slug
 from repro.report.queries import display_name, series
 
-# Okabe-Ito, without its yellow (too faint for thin lines on white)
-OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 STYLE = {"paper": {"linestyle": "-", "marker": "o"}, "reproduction": {"linestyle": "--", "marker": "s"}}
 
 
@@ -41,7 +43,7 @@ class _Figures:
         matplotlib.rcdefaults()
         matplotlib.rcParams.update({
             "svg.hashsalt": "repro", "font.family": "DejaVu Sans", "font.size": 8,
-            "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "axes.grid": True,
+            "axes.prop_cycle": matplotlib.cycler(color=SERIES), "axes.grid": True,
             "grid.alpha": 0.3, "figure.dpi": 100, "savefig.dpi": 150, "pdf.compression": 6,
             "path.simplify": False, "axes.spines.top": False, "axes.spines.right": False,
         })
@@ -87,25 +89,31 @@ def dichotomy(plt, df: pd.DataFrame, models: dict[str, str] | None = None):
     of report.yaml's lists that the models have data for."""
     models = models or _models()
     one = len(models) == 1
-    fig, axes = plt.subplots(1, len(models), figsize=(4.6 if one else 7.2, 3.0), sharey=True,
-                             squeeze=False,
-                             adjust={"left": 0.13 if one else 0.08, "right": 0.62 if one else 0.76,
-                                     "bottom": 0.16, "top": 0.90, "wspace": 0.08})
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 if one else 7.2, 3.9 if one else 3.6),
+                             sharey=True, squeeze=False,
+                             adjust={"left": 0.13 if one else 0.08, "right": 0.97,
+                                     "bottom": 0.36 if one else 0.30, "top": 0.92, "wspace": 0.08})
     axes = list(axes[0])
     figs, columns = report().figures, metrics().columns
     present = set(df[df.model.isin(list(models))].task)
     tasks = [t for t in (*figs.fragile, *figs.robust) if t in present]
     for ax, (model, title) in zip(axes, models.items(), strict=True):
-        for i, task in enumerate(tasks):
+        for task in tasks:
             label = columns[task].label
+            kind = "fragile" if task in figs.fragile else "robust"
             for source in _sources(df):
-                s = _rel(series(df, model, task, source=source))
-                if s.empty:
+                band = rel_band(df, model, [task], source)
+                if len(band) < 2:
                     continue
-                kind = "fragile" if task in figs.fragile else "robust"
-                ax.plot(s.index, s.values, color=OKABE_ITO[i], markersize=3,
+                colour = task_colour(task)
+                ax.plot(band.index, band.change, color=colour, markersize=3,
                         linewidth=1.0 if kind == "fragile" else 1.8,
-                        label=f"{label} ({kind})" if source == "paper" else None, **STYLE[source])
+                        label=f"{label} (claimed {kind})" if source == "paper" else None,
+                        **STYLE[source])
+                if band.lo.notna().any():
+                    ax.fill_between(band.index, band.lo.fillna(band.change),
+                                    band.hi.fillna(band.change), color=colour, alpha=0.15,
+                                    linewidth=0)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_title(title)
         ax.set_xlabel("MLP neurons pruned (%)")
@@ -115,14 +123,21 @@ def dichotomy(plt, df: pd.DataFrame, models: dict[str, str] | None = None):
     if "reproduction" in _sources(df):
         handles += [plt.Line2D([], [], color="grey", **STYLE[s]) for s in ("paper", "reproduction")]
         labels += ["published", "reproduced"]
-    fig.legend(handles, labels, loc="center right", frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=2 if one else 3, frameon=False,
+               fontsize=7)
     return fig
 
 
 def mmlu_truthfulqa(plt, df: pd.DataFrame):
-    """MMLU vs TruthfulQA-MC2 over pruning levels, with Pearson r and p per model."""
-    fig, ax = plt.subplots(figsize=(4.2, 3.2),
+    """MMLU vs TruthfulQA-MC2 over pruning levels, with Pearson r and p per model, 95% error
+    bars and level labels that do not overlap."""
+    from repro.report.claims.quantities import Reader
+    from repro.report.claims.significance import Z, estimate
+    from repro.report.queries import metric_for
+
+    fig, ax = plt.subplots(figsize=(4.6, 3.4),
                            adjust={"left": 0.14, "right": 0.97, "bottom": 0.13, "top": 0.97})
+    labels = []
     for i, (model, name) in enumerate(_models().items()):
         for source in _sources(df):
             x = series(df, model, "mmlu", source=source)
@@ -130,41 +145,64 @@ def mmlu_truthfulqa(plt, df: pd.DataFrame):
             both = pd.concat([x, y], axis=1, join="inner")
             if both.empty:
                 continue
+            r = Reader(df, source)
+            err = [[Z * (estimate(r, model, t, *metric_for(model, t), lv).se or 0.0)
+                    for lv in both.index] for t in ("mmlu", "truthfulqa_mc2")]
             c = correlation(df, "mmlu", "truthfulqa_mc2", [model], source)
             stat = (f" r = {c['pearson_r']:.3f}, p = {c['pearson_p']:.3f}"
                     if c["pearson_r"] is not None else "")
             tag = "" if source == "paper" else " (reproduced)"
-            ax.scatter(both.iloc[:, 0], both.iloc[:, 1], color=OKABE_ITO[3 + i],
+            colour = SERIES[i % len(SERIES)]
+            ax.errorbar(both.iloc[:, 0], both.iloc[:, 1], xerr=err[0], yerr=err[1], fmt="none",
+                        ecolor=colour, elinewidth=0.6, alpha=0.6)
+            ax.plot(both.iloc[:, 0], both.iloc[:, 1], color=colour, linewidth=0.5, alpha=0.5)
+            ax.scatter(both.iloc[:, 0], both.iloc[:, 1], color=colour, zorder=3,
                        marker=STYLE[source]["marker"], s=18, label=f"{name}{tag}:{stat}")
-            for lv, (xv, yv) in both.iterrows():
-                ax.annotate(f"{lv:g}%", (xv, yv), fontsize=6, xytext=(3, 2), textcoords="offset points")
+            labels += [(xv, yv, f"{lv:g}%") for lv, (xv, yv) in both.iterrows()]
     ax.set_xlabel("MMLU accuracy (5-shot, acc)")
     ax.set_ylabel("TruthfulQA-MC2 accuracy (acc)")
     ax.legend(frameon=False, fontsize=7, loc="upper right")
+    place_labels(ax, labels)
     return fig
 
 
 def efficiency(plt, df: pd.DataFrame):
-    """Energy per token, batch throughput and single-request latency vs pruning level."""
+    """Energy per token, batch throughput and single-request latency vs pruning level, with 95%
+    bands over runs; hollow markers where a level was measured on another checkpoint."""
     panels = [(p.metric, list(p.workloads), p.title) for p in report().figures.efficiency]
-    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.8),
+    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.9),
                              adjust={"left": 0.08, "right": 0.99, "bottom": 0.16, "top": 0.86,
                                      "wspace": 0.3})
     for ax, (metric, workloads, title) in zip(axes, panels, strict=True):
         for i, (model, name) in enumerate(_models().items()):
+            colour = SERIES[i % len(SERIES)]
+            other = checkpoint_levels(model)
             for source in _sources(df):
-                parts = [series(df, model, w, metric, "none", source=source) for w in workloads]
-                s = _rel(pd.concat(parts, axis=1, join="inner").mean(axis=1))
-                if s.empty:
+                band = rel_band(df, model, workloads, source, metric=metric)
+                if len(band) < 2:
                     continue
-                ax.plot(s.index, s.values, color=OKABE_ITO[3 + i], markersize=3,
+                ax.plot(band.index, band.change, color=colour, markersize=3,
                         label=name if source == "paper" else None, **STYLE[source])
+                if band.lo.notna().any():
+                    ax.fill_between(band.index, band.lo.fillna(band.change),
+                                    band.hi.fillna(band.change), color=colour, alpha=0.15,
+                                    linewidth=0)
+                hollow = [lv for lv in band.index if lv in other and source == "paper"]
+                if hollow:
+                    ax.plot(hollow, band.change[hollow], linestyle="none", marker="o",
+                            markersize=6, markerfacecolor="white", markeredgecolor=colour,
+                            zorder=3)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_title(textwrap.fill(title, 30), fontsize=8)  # a panel is ~30 characters wide
         ax.set_xlabel("MLP neurons pruned (%)")
         ax.set_xticks([0, 20, 40, 60])
     axes[0].set_ylabel("change from unpruned model (%)")
-    axes[0].legend(frameon=False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if any(checkpoint_levels(m) for m in _models()):
+        handles.append(plt.Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
+                                  markeredgecolor="grey"))
+        labels.append("other checkpoint")
+    axes[0].legend(handles, labels, frameon=False, fontsize=7)
     return fig
 
 
@@ -187,7 +225,7 @@ def neuron_selection(plt, df: pd.DataFrame):
                                criterion=crit, variant=spec.variant)
                     vals.append(100 * (s[10] / s[0] - 1) if {0, 10} <= set(s.index) else float("nan"))
                 xs = [t + (j * len(_sources(df)) + k - 1) * width for t in range(len(chosen))]
-                ax.bar(xs, vals, width, color=OKABE_ITO[[2, 0, 4][j]], hatch="//" if k else None,
+                ax.bar(xs, vals, width, color=SERIES[j % len(SERIES)], hatch="//" if k else None,
                        label=crit.upper() + ("" if source == "paper" else " (reproduced)"))
         ax.set_xticks(range(len(chosen)), [t[2] for t in chosen])
         ax.axhline(0, color="black", linewidth=0.6)
@@ -209,8 +247,8 @@ def draw_all(df: pd.DataFrame, out: Path) -> list[Path]:
         fig = draw(plt, df)
         written += save(fig, out / name, mark)
     for model in per_model.dichotomy_models(df):  # every other model: a figure of its own
-        written += save(dichotomy(plt, df, {model: display_name(model)}), out / f"dichotomy-{model}",
-                        mark)
+        written += save(dichotomy(plt, df, {model: display_name(model)}),
+                        out / slug(f"dichotomy-{model}"), mark)
     for model in extensions.sensitivity_models(df):
-        written += save(extensions.heat_map(plt, df, model), out / f"sensitivity-{model}", mark)
+        written += save(extensions.heat_map(plt, df, model), out / slug(f"sensitivity-{model}"), mark)
     return written

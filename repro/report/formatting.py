@@ -19,6 +19,34 @@ def latex(value) -> str:
     return _LATEX_RE.sub(lambda m: _LATEX[m.group()], s)
 
 
+_SIGNED = re.compile(r"(?<![\w\\{])([-+][0-9]+(?:[,.][0-9]+)*(?:\\%)?)")
+
+
+def latex_prose(value) -> str:
+    """latex(), for text set in narrow wrapping cells: a sign stays with its number, and a
+    line may break after a slash or an underscore (workload and repository names)."""
+    s = _SIGNED.sub(r"\\mbox{\1}", latex(value))
+    return s.replace("/", "/\\allowbreak{}").replace("\\_", "\\_\\allowbreak{}")
+
+
+def latex_ident(value) -> str:
+    """latex() for an identifier set in a narrow cell (\\texttt): it may break after a hyphen."""
+    return latex(value).replace("-", "-\\allowbreak{}")
+
+
+def slug(name) -> str:
+    """A name safe in a file name, a LaTeX path, \\label or \\hypertarget: letters, digits, dot,
+    colon, hyphen; any other character replaced, with a short hash of the name so that two names that
+    differ only there stay apart ('a#b' and 'a%b')."""
+    text = str(name)
+    safe = re.sub(r"[^A-Za-z0-9.:-]", "-", text)
+    if safe == text:
+        return text
+    import hashlib
+
+    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+
+
 def md(value) -> str:
     """Escape a string for a Markdown table cell."""
     return str(value).replace("|", r"\|").replace("\n", " ")

@@ -25,10 +25,29 @@ def display_name(model: str) -> str:
 
 
 def current(df: pd.DataFrame) -> pd.DataFrame:
-    """One run per cell and source: where a cell was run more than once, the last run_id wins."""
+    """One run per cell and source: where a cell was run more than once, the newest run's value
+    (by `ran_at`, when aggregate recorded the cell; runs without it come first, by name), and
+    one line per pair of runs that share cells, naming both and which one is shown."""
+    import logging
+
     cell = [k for k in KEY if k != "run_id"]
-    return (df.sort_values(KEY, kind="stable").drop_duplicates(cell, keep="last")
-            .reset_index(drop=True))
+    ranked = df.assign(ran_at=df["ran_at"] if "ran_at" in df else "").sort_values(
+        [*cell, "ran_at", "run_id"], kind="stable")
+    shown = ranked.drop_duplicates(cell, keep="last")
+    hidden = ranked[ranked.duplicated(cell, keep="last")]
+    if not hidden.empty:
+        pairs = hidden.merge(shown[[*cell, "run_id", "ran_at"]], on=cell, suffixes=("", "_shown"))
+        when = ranked.groupby("run_id")["ran_at"].max()
+        cells = pairs.drop_duplicates(["run_id", "run_id_shown", "model", "criterion", "level",
+                                       "variant", "task"])
+        for (old, new), n in cells.groupby(["run_id", "run_id_shown"]).size().items():
+            then = f"ran {when[old]}" if when[old] else "has no time recorded"
+            how = (f"{new} ran {when[new]}, {old} {then}"
+                   if when[new] else "neither has a time recorded (aggregate them again); by name")
+            logging.getLogger("repro.report").warning(
+                "runs %s and %s both hold %d cell(s); the tables show %s's, the newer (%s)",
+                old, new, n, new, how)
+    return shown.reset_index(drop=True)
 
 
 _INDEX: dict[int, tuple[pd.DataFrame, dict]] = {}

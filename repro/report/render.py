@@ -3,8 +3,11 @@
     python -m repro tables --data data --out paper/generated
 
 writes tables/*.tex (booktabs, one per paper table), figures/*.pdf and *.png, claims.{md,tex,json},
-analysis/, and models.tex and extensions.tex (every other model's tables and figures, the
-sensitivity scans and the extensions table, by model: repro/report/extensions.py). Metrics per task come from repro/config/metrics.yaml. When data/ also holds
+digest.tex, report.html (the whole report in one page: html.py), analysis/, and models.tex and
+extensions.tex (every other model's tables and figures, the sensitivity scans and the extensions
+table, by model: repro/report/extensions.py), as one set: built beside --out, then swapped in
+(publish.py), so that an interrupted run leaves the old set whole. Metrics per task come from
+repro/config/metrics.yaml. When data/ also holds
 `source=reproduction` rows, each table shows the published value, the reproduced one and their
 difference, and the claims report evaluates both (paired tests from its per-document scores,
 <run_id>.samples.csv.gz, where aggregate wrote them). Output is byte-identical across reruns (no
@@ -20,9 +23,12 @@ from pathlib import Path
 
 from repro.core.atomicio import write_text
 from repro.report import figures
-from repro.report.analysis import add_data_options, prepare_out, write_analysis
-from repro.report.claims import run_claims
+from repro.report.analysis import add_data_options, write_analysis
+from repro.report.claims.console import evaluate_and_write
 from repro.report.extensions import write_sections
+from repro.report.formatting import slug
+from repro.report.html import write_html
+from repro.report.publish import prepare, publish
 from repro.report.queries import current
 from repro.report.tables import all_tables
 from repro.report.templating import environment
@@ -34,22 +40,26 @@ log = logging.getLogger("repro.render")
 
 def render(data: str | Path, out: str | Path) -> int:
     t0 = time.perf_counter()
-    out = prepare_out(out)
+    out = prepare(out)  # checked before any work
     df = current(load_dir(data))
     mark = rehearsal_mark(df)
+    samples = load_samples(data)
     env = environment()
     tmpl = env.get_template("table.tex.j2")
-    for name, table in sorted(all_tables(df).items()):
+    with publish(out) as stage:
+        for name, table in sorted(all_tables(df).items()):
+            if mark:
+                table = {**table, "caption": f"{mark}: {table['caption']}"}
+            write_text(stage / "tables" / f"{slug(name)}.tex", tmpl.render(table=table))
+        write_sections(df, stage)  # models.tex, extensions.tex: what report.tex does not name
+        write_analysis(df, stage)
+        figures.draw_all(df, stage / "figures")  # marks its figures itself
+        status, ctx = evaluate_and_write(df, stage, samples)
+        write_html(stage, ctx)
         if mark:
-            table = {**table, "caption": f"{mark}: {table['caption']}"}
-        write_text(out / "tables" / f"{name}.tex", tmpl.render(table=table))
-    write_sections(df, out)  # models.tex, extensions.tex: what report.tex does not name
-    write_analysis(df, out)
-    figures.draw_all(df, out / "figures")  # marks its figures itself
-    status = run_claims(df, out, load_samples(data))
-    if mark:
-        stamp(out)
-    log.info("tables, figures and claims written to %s in %.2f s", out, time.perf_counter() - t0)
+            stamp(stage)
+    log.info("tables, figures, claims and report.html written to %s in %.2f s", out,
+             time.perf_counter() - t0)
     return status
 
 
@@ -70,17 +80,23 @@ def rehearsal_mark(df) -> str:
 
 
 def stamp(out: Path) -> None:
-    """A rehearsal's mark at the top of every text file the report wrote (tables are marked
-    in their captions too, figures across their face; CSV rows carry the run id REHEARSAL)."""
+    """A rehearsal's mark at the top of every text file the report wrote, report.html included
+    (tables are marked in their captions too, figures across their face; CSV rows carry the run
+    id REHEARSAL)."""
+    import html
     import json
 
     from repro.core import rehearsal
 
-    for path in sorted(p for p in out.rglob("*") if p.suffix in (".md", ".tex", ".json")):
+    banner = f'<p class="rehearsal"><strong>{html.escape(rehearsal.NOTE)}</strong></p>'
+    for path in sorted(p for p in out.rglob("*") if p.suffix in (".md", ".tex", ".json", ".html")):
         text = path.read_text(encoding="utf-8")
-        if text.startswith(("> **REHEARSAL", "% REHEARSAL")) or '"rehearsal"' in text[:200]:
-            continue  # marked by an earlier stamp (an interrupted run)
-        if path.suffix == ".md":
+        if (text.startswith(("> **REHEARSAL", "% REHEARSAL")) or '"rehearsal"' in text[:200]
+                or banner in text):
+            continue  # marked already
+        if path.suffix == ".html":
+            text = text.replace("<body>", f"<body>\n{banner}", 1)
+        elif path.suffix == ".md":
             text = f"> **{rehearsal.NOTE}**\n\n{text}"
         elif path.suffix == ".tex":
             text = f"% {rehearsal.NOTE}\n\\noindent\\textbf{{{rehearsal.MARK}}}\\par\n{text}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from repro.config.metrics import metrics
+from repro.report.confounds import efficiency_note
 from repro.report.formatting import fmt_change, fmt_diff, fmt_value, improved, level_label
 from repro.report.queries import (
     display_name,
@@ -68,7 +69,7 @@ def score_table(df: pd.DataFrame, name: str, model: str, tasks: list[str] | None
     return {"caption": caption, "label": f"tab:{name}-{model}", "columns": cols,
             "corner": "pruned", "rows": rows,
             "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(rvariant),
-            "size": "small", "long": False}
+            "size": "footnotesize" if len(cols) > 6 else "small", "long": False}
 
 
 def _row(label, kind, tasks, data, source, lv, rule=False) -> dict:
@@ -228,7 +229,7 @@ def efficiency_table(df: pd.DataFrame, model: str) -> dict:
     return {"caption": f"{display_name(model)}: efficiency per workload (mean ± std over runs; "
                        "change from the unpruned model in parentheses, bold: better; a cell of "
                        "one run has no spread). " + ENERGY_NOTE
-                       + (" " + cfg.notes[model] if model in cfg.notes else ""),
+                       + (" " + efficiency_note(df, model) if efficiency_note(df, model) else ""),
             "label": f"tab:efficiency-{model}",
             "columns": [s.label for s in cfg.figures.values()] + ["runs"],
             "corner": "workload, pruned",

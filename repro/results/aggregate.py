@@ -7,62 +7,73 @@ kept lm-eval result key (suites.yaml `metrics`): `acc,none` -> metric acc, filte
 `acc_stderr,none` in the stderr column (empty where lm-eval gives 'N/A'). Groups (mmlu, musr)
 give their group row; `subtasks: true` tasks also their subtasks' rows. kept_width,
 expansion_ratio and params come from the cell's prune record. source = reproduction, run_id as
-given; each cell also gives an `n_shot` row (unit `shots`: the few-shot count lm-eval ran).
-A sidecar <run_id>.provenance.json lists the kit commits, package versions, lm-eval task
-versions and config hashes the cells were computed with, and <run_id>.samples.csv.gz the
-per-document scores of every cell's logged samples (repro/results/samples.py), for the claims
-report's paired tests. Damaged or truncated cells are skipped with a warning (rerun the stage
-to recompute them).
+given, ran_at the time the cell was computed (the report shows the newest run of a cell,
+whatever the runs are named); each cell also gives an `n_shot` row (unit `shots`: the
+few-shot count lm-eval ran). A value that is missing, not a number, NaN or outside its
+metric's range (repro/results/values.py) is no row: each is named by cell, task and metric,
+and listed in the provenance's `unusable_values`. A sidecar <run_id>.provenance.json lists the
+kit commits, package versions, lm-eval task versions and config hashes the cells were computed
+with, and <run_id>.samples.csv.gz the per-document scores of every cell's logged samples
+(repro/results/samples.py), for the claims report's paired tests. The three files are one set:
+staged whole, then moved in together under a lock on --out (atomicio.write_together), so two
+aggregates into one folder never mix their files. Damaged or truncated cells are skipped with
+a warning (rerun the stage to recompute them).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from repro.core import options
 from repro.core.errors import ReproError
-from repro.results import samples
+from repro.results import samples, values
 from repro.results.cells import SCORE_STAGES, Cell, identity_of, scan
+from repro.results.schema import ran_at
+from repro.results.values import Unusable
 
 log = logging.getLogger("repro.aggregate")
 
 
-def _number(v):
-    if isinstance(v, bool):
-        return float(v)
-    if isinstance(v, int | float) and not (isinstance(v, float) and math.isnan(v)):
-        return float(v)
-    return None
-
-
-def rows_for(cell: Cell, payload: dict, run_id: str) -> list[dict]:
+def rows_for(cell: Cell, payload: dict, run_id: str, ran_at: str = "",
+             unusable: list[Unusable] | None = None) -> list[dict]:
+    """The tidy rows of one cell; each value left out (missing, not a number, NaN, outside
+    its metric's range: repro.results.values) is appended to `unusable`."""
     results = {**payload.get("results", {}), **payload.get("groups", {})}
     names = [cell.task]
     if payload.get("subtasks_kept"):
         names += list(payload.get("group_subtasks", {}).get(cell.task, []))
     prune = payload.get("prune", {})
+    skipped = unusable if unusable is not None else []
     rows = []
     for name in names:
         res = results.get(name)
         if res is None:
-            log.warning("%s: no results for %s", cell.id, name)
+            skipped.append(Unusable(cell.id, name, "*", "-", "no results for the task"))
             continue
         for key in payload.get("metrics_kept", []):
             metric, filt = key.split(",", 1)
-            value = _number(res.get(key))
-            if value is None:
+            value, why = values.problem(metric, res.get(key))
+            if why:
+                skipped.append(Unusable(cell.id, name, key, repr(res.get(key)), why))
                 continue
+            stderr_key = f"{metric}_stderr,{filt}"
+            stderr, why = values.stderr_problem(res.get(stderr_key))
+            if why:
+                skipped.append(Unusable(cell.id, name, stderr_key, repr(res.get(stderr_key)),
+                                        f"{why} (the value is kept, its stderr left empty)"))
             rows.append({
                 "model": cell.model, "criterion": cell.criterion, "level": cell.level,
                 "variant": cell.variant, "task": name, "metric": metric, "filter": filt,
-                "value": value, "stderr": _number(res.get(f"{metric}_stderr,{filt}")), "unit": "",
+                "value": value, "stderr": stderr, "unit": "",
                 "kept_width": prune.get("kept_width"), "expansion_ratio": prune.get("expansion_ratio"),
                 "params": prune.get("params_after"), "source": "reproduction", "run_id": run_id,
+                "ran_at": ran_at,
             })
     shots = _shots(cell, payload)
     if shots is not None and rows:
@@ -87,41 +98,47 @@ def _shots(cell: Cell, payload: dict) -> float | None:
     """The few-shot count lm-eval ran the cell's task with (its subtasks' if they all agree)."""
     shots = payload.get("n-shot", {})
     if cell.task in shots:
-        return _number(shots[cell.task])
+        return values.problem("n_shot", shots[cell.task])[0]
     groups = payload.get("group_subtasks", {})
 
     def leaves(name: str) -> list[str]:  # mmlu -> mmlu_stem -> mmlu_anatomy (found by the rehearsal)
         return [x for sub in groups.get(name, []) for x in (leaves(sub) if sub in groups else [sub])]
 
-    subs = {_number(shots[k]) for k in leaves(cell.task) if k in shots}
+    subs = {values.problem("n_shot", shots[k])[0] for k in leaves(cell.task) if k in shots}
     return subs.pop() if len(subs) == 1 else None
 
 
-def _samples(root: Path, cell: Cell, rec: dict, run_id: str) -> list[dict]:
+def _samples(root: Path, cell: Cell, rec: dict, run_id: str, when: str) -> list[dict]:
     names = [n for n in rec.get("attachments", {}) if n.endswith("samples.jsonl.gz")]
     path = cell.path(root)
     return [r for n in names
             for r in samples.rows_for(cell, rec["payload"],
-                                      path.with_name(f"{path.stem}.{n}").read_bytes(), run_id)]
+                                      path.with_name(f"{path.stem}.{n}").read_bytes(), run_id,
+                                      ran_at=when)]
 
 
 def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """Tidy rows, provenance and per-document scores of every intact cell under root."""
+    """Tidy rows, provenance and per-document scores of every intact cell under root. Values
+    that cannot be rows are listed in the provenance's `unusable_values`, each logged."""
     rows, prov = [], {"run_id": run_id, "cells": 0, "kit_commits": set(), "lm_eval": set(),
                       "packages": {}, "task_versions": {}, "task_config_sha256": {}, "devices": set()}
     per_doc: list[dict] = []
+    unusable: list[Unusable] = []
     seen: dict[str, tuple[str, Cell]] = {}
     for cell, rec in scan(root, SCORE_STAGES):
         check_one_model(seen, cell, rec)
+        when = ran_at(rec, cell.path(root))
         try:
-            mine = rows_for(cell, rec["payload"], run_id)
-            docs = _samples(root, cell, rec, run_id)
+            left_out: list[Unusable] = []
+            mine = rows_for(cell, rec["payload"], run_id, when, left_out)
+            docs = _samples(root, cell, rec, run_id, when)
         except (TypeError, ValueError, AttributeError, KeyError):  # edited by hand, checksum redone
             log.warning("%s: its payload is not lm-eval's record; skipped (rerun the stage)",
                         cell.path(root))
             continue
         rows += mine
         per_doc += docs
+        unusable += left_out
         p = rec.get("provenance", {})
         prov["cells"] += 1
         prov["kit_commits"].add(p.get("kit_commit"))
@@ -136,8 +153,12 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict, pd.DataFrame
     # efficiency cells carry their own rows (repro/results/efficiency_rows.py turns them tidy)
     from repro.results.efficiency_rows import efficiency_rows
 
-    eff = efficiency_rows(root, run_id)
+    eff = efficiency_rows(root, run_id, unusable)
     rows += eff.astype(object).where(eff.notna(), None).to_dict("records")
+    for u in unusable:
+        log.warning("%s; left out of the rows (check the cell, or delete it to compute it again)",
+                    u.line())
+    prov["unusable_values"] = [u.record() for u in unusable]
     prov["efficiency_rows"] = len(eff)
     prov["cells"] += len(eff[["model", "criterion", "level", "variant", "task"]].drop_duplicates())
     if not rows:
@@ -181,8 +202,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.core.atomicio import check_destination, clean_stale, write_json
-    from repro.results.schema import validate, write_csv
+    from repro.core.atomicio import check_destination, clean_stale, write_together
+    from repro.results.schema import to_csv_text, validate
 
     if not Path(args.results).is_dir():
         raise ReproError(f"--results {args.results} is not a folder; point it at a run's cells")
@@ -197,8 +218,21 @@ def run(args: argparse.Namespace) -> int:
     df, prov, per_doc = aggregate(args.results, run_id)
     df = validate(df, f"cells under {args.results}")
     out = Path(args.out) / f"{run_id}.csv"
-    write_csv(df, out)
-    samples.write_samples(per_doc, Path(args.out) / f"{run_id}{samples.SUFFIX}")
-    write_json(Path(args.out) / f"{run_id}.provenance.json", prov)
+    csv, docs = to_csv_text(df).encode(), samples.to_bytes(per_doc)
+    names = {"csv": out.name, "samples": f"{run_id}{samples.SUFFIX}",
+             "provenance": f"{run_id}.provenance.json"}
+    prov["files_sha256"] = {names["csv"]: _sha(csv), names["samples"]: _sha(docs)}
+    prov_bytes = (json.dumps(prov, indent=2, sort_keys=True) + "\n").encode()
+    # one run's set, staged then moved in under a lock: two aggregates never mix their files;
+    # the CSV, which the report looks for, goes last
+    write_together(args.out, {names["samples"]: docs, names["provenance"]: prov_bytes,
+                              names["csv"]: csv})
     print(f"{out}: {len(df)} rows from {prov['cells']} cells; {len(per_doc)} per-document scores")
+    if prov["unusable_values"]:
+        print(f"{out}: {len(prov['unusable_values'])} value(s) left out as unusable (not numbers, "
+              f"NaN or outside their range), each named above and in {names['provenance']}")
     return 0
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -3,12 +3,17 @@ atomically with provenance and a checksum, so that a rerun skips finished cells 
 missing, truncated, corrupt or mismatched ones.
 
 Layout: <root>/<stage>/<model>/<criterion>[-<variant>]/level-<level>/<task>.json
-A cell file holds {"cell": key, "payload": ..., "payload_sha256": ..., "provenance": ...,
-"attachments": {name: sha256}}; attachments (e.g. lm-eval's gzipped samples) sit beside it
-and are written before the cell file, which is the commit point (a write that fails removes
-the attachments it wrote). The provenance names the model's identity (content, or Hub id and
-revision: repro.config.models); `read(..., identity=...)` treats a cell of another model as
-missing, so a resume recomputes it and never reuses it.
+The key (`Cell`) has named fields; its variant's dimensions are named too (repro/core/variant.py:
+`cell.dims`), and its text is the one serialisation used in the path, in the record's "cell" and
+in the tidy rows: the names every earlier kit wrote, so their results folders resume as they are.
+A cell file holds {"format": FORMAT, "cell": key, "payload": ..., "payload_sha256": ...,
+"provenance": ..., "attachments": {name: sha256}}; attachments (e.g. lm-eval's gzipped samples)
+sit beside it and are written before the cell file, which is the commit point (a write that
+fails removes the attachments it wrote). The provenance names the model's identity (content, or
+Hub id and revision: repro.config.models); `read(..., identity=...)` treats a cell of another
+model as missing, so a resume recomputes it and never reuses it. A cell written by a newer kit
+format is never overwritten by this one (`newer_kit`): the stages leave it alone and say which
+kit wrote it.
 """
 
 from __future__ import annotations
@@ -18,28 +23,49 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from repro.core.atomicio import write_bytes, write_text
+from repro.core.canonical import sha256_json
 from repro.core.options import parse_shard
+from repro.core.variant import Variant
 
 log = logging.getLogger("repro.cells")
 
-FORMAT = 1  # bump when the cell file layout changes; older cells are then rerun
+FORMAT = 1  # bump when the cell file layout changes; older cells are then rerun, newer left alone
 SCORE_STAGES = ("evaluate", "neuron_selection", "sensitivity")  # payload holds lm-eval's results
 EFFICIENCY_STAGE = "efficiency"                   # payload holds its own tidy rows
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Cell:
+    """A result's key. `variant` is given as a Variant or its text and kept as the text (its
+    canonical form: a text the kit would not write is refused with ValueError)."""
+
     stage: str
     model: str
     criterion: str
     level: float
     task: str
     variant: str = ""
+
+    def __post_init__(self) -> None:
+        v = self.variant
+        object.__setattr__(self, "variant", str(v if isinstance(v, Variant) else Variant.parse(v)))
+
+    @cached_property
+    def dims(self) -> Variant:
+        """The variant's dimensions, by name (chat, allocation, layer, align, dtype, ...)."""
+        return Variant.parse(self.variant)
+
+    def _order(self) -> tuple:
+        return (self.stage, self.model, self.criterion, self.level, self.task, self.variant)
+
+    def __lt__(self, other: Cell) -> bool:
+        return self._order() < other._order()
 
     @property
     def id(self) -> str:
@@ -50,11 +76,8 @@ class Cell:
         return Path(root) / f"{self.id}.json"
 
     def key(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+        return {"stage": self.stage, "model": self.model, "criterion": self.criterion,
+                "level": self.level, "task": self.task, "variant": self.variant}
 
 
 def _sha(data: bytes) -> str:
@@ -73,7 +96,7 @@ def write(root: str | Path, cell: Cell, payload: dict, provenance: dict,
             written.append(att)
             hashes[name] = _sha(data)
         record = {"format": FORMAT, "cell": cell.key(), "payload": payload,
-                  "payload_sha256": _sha(_canonical(payload)), "attachments": hashes,
+                  "payload_sha256": sha256_json(payload), "attachments": hashes,
                   "provenance": provenance}
         write_text(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
     except BaseException:
@@ -103,12 +126,17 @@ def read(root: str | Path, cell: Cell, identity: str | None = None) -> dict | No
     except OSError as exc:
         log.warning("%s cannot be read (%s); it will be recomputed", path, exc.strerror or exc)
         return None
+    newer = newer_kit(record)
+    if newer:  # never recomputed, never overwritten: a newer kit may read what this one cannot
+        log.warning("%s was written by a newer kit (%s); left alone: use that kit or a newer one",
+                    path, newer)
+        return None
     problem = None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         problem = "was written by another kit format"
     elif record.get("cell") != cell.key():
         problem = f"holds another cell ({record.get('cell')})"
-    elif record.get("payload_sha256") != _sha(_canonical(record.get("payload"))):
+    elif record.get("payload_sha256") != sha256_json(record.get("payload")):
         problem = "fails its checksum"
     elif not isinstance(record.get("attachments", {}), dict) or \
             not isinstance(record.get("provenance", {}), dict):
@@ -127,8 +155,23 @@ def read(root: str | Path, cell: Cell, identity: str | None = None) -> dict | No
     return record
 
 
-def pending(root: str | Path, cells: Iterable[Cell], identity: str | None = None) -> list[Cell]:
-    return [c for c in cells if read(root, c, identity) is None]
+def newer_kit(record: Any) -> str | None:
+    """Which kit wrote a record of a newer cell format than this kit's (None: not newer)."""
+    fmt = record.get("format") if isinstance(record, dict) else None
+    if not (isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT):
+        return None
+    prov = record.get("provenance") if isinstance(record.get("provenance"), dict) else {}
+    return (f"format {fmt}, repro {prov.get('kit_version', '?')} at commit "
+            f"{prov.get('kit_commit', '?')}; this kit reads format {FORMAT}")
+
+
+def written_by_newer_kit(root: str | Path, cell: Cell) -> str | None:
+    """The kit that wrote `cell`'s file when it is newer than this one: this kit must leave the
+    file alone (its format cannot be checked here, and overwriting would lose its result)."""
+    try:
+        return newer_kit(json.loads(cell.path(root).read_text(encoding="utf-8-sig")))
+    except (OSError, ValueError):
+        return None
 
 
 def scan(root: str | Path, stages: Iterable[str]) -> Iterator[tuple[Cell, dict]]:

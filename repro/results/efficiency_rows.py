@@ -22,11 +22,13 @@ def breakdown_rows(df):
     import pandas as pd
 
     base_cols = ["model", "criterion", "variant", "task", "source", "run_id"]
+    df = df if "ran_at" in df else df.assign(ran_at="")
     sel = df[df["task"].str.endswith("_latency_b1") & df["metric"].isin(
         ["ttlt_mean", "new_tokens_per_prompt_real_mean"])]
     if sel.empty:
         return df.iloc[0:0]
-    wide = sel.pivot_table(index=base_cols + ["level", "kept_width", "expansion_ratio", "params"],
+    wide = sel.pivot_table(index=base_cols + ["level", "kept_width", "expansion_ratio", "params",
+                                              "ran_at"],
                            columns="metric", values="value", aggfunc="first").reset_index()
     wide = wide.dropna(subset=["ttlt_mean", "new_tokens_per_prompt_real_mean"])
     # the unaligned baseline shares its level-0 cell with every variant that has no level 0
@@ -56,34 +58,46 @@ def breakdown_rows(df):
             rows.append({**{k: r[k] for k in base_cols}, "level": r["level"], "metric": metric,
                          "filter": "none", "value": float(v), "stderr": None, "unit": unit,
                          "kept_width": r["kept_width"], "expansion_ratio": r["expansion_ratio"],
-                         "params": r["params"]})
+                         "params": r["params"], "ran_at": r["ran_at"]})
     return pd.DataFrame(rows)
 
 
-def efficiency_rows(cells_root: str | Path, run_id: str):
+def efficiency_rows(cells_root: str | Path, run_id: str, unusable: list | None = None):
     """Every intact efficiency cell under `cells_root` as tidy rows (repro/results/schema.py), plus the
-    output-length breakdown of the paper workloads. Unmeasured figures have no row (never 0)."""
+    output-length breakdown of the paper workloads. Unmeasured figures have no row (never 0);
+    a figure that is not a finite number is no row either, and is appended to `unusable`."""
     import pandas as pd
 
-    from repro.results.schema import COLUMNS, validate
+    from repro.results.schema import COLUMNS, ran_at, validate
+    from repro.results.values import Unusable, problem
 
+    skipped = unusable if unusable is not None else []
     rows = []
     for cell, rec in scan(cells_root, [EFFICIENCY_STAGE]):
         c, pl = rec["cell"], rec["payload"]
+        when = ran_at(rec, cell.path(cells_root))
         try:
             mi = pl["model_info"]
-            mine = [{"model": c["model"], "criterion": c["criterion"], "level": c["level"],
-                     "variant": c["variant"], "task": c["task"], "metric": r["metric"],
-                     "filter": "none", "value": float(r["value"]), "stderr": None,
-                     "unit": r["unit"], "kept_width": mi["kept_width"],
-                     "expansion_ratio": mi["expansion_ratio"], "params": mi["params"],
-                     "source": "reproduction", "run_id": run_id}
-                    for r in pl["rows"] if r["value"] is not None]
+            mine, bad = [], []
+            for r in pl["rows"]:
+                if r["value"] is None:  # not measured here (e.g. energy without NVML)
+                    continue
+                value, why = problem(r["metric"], r["value"])
+                if why:
+                    bad.append(Unusable(cell.id, c["task"], r["metric"], repr(r["value"]), why))
+                    continue
+                mine.append({"model": c["model"], "criterion": c["criterion"], "level": c["level"],
+                             "variant": c["variant"], "task": c["task"], "metric": r["metric"],
+                             "filter": "none", "value": value, "stderr": None,
+                             "unit": r["unit"], "kept_width": mi["kept_width"],
+                             "expansion_ratio": mi["expansion_ratio"], "params": mi["params"],
+                             "source": "reproduction", "run_id": run_id, "ran_at": when})
         except (TypeError, ValueError, KeyError, AttributeError):  # edited by hand, checksum redone
             log.warning("%s: its payload is not an efficiency record; skipped (rerun the stage)",
                         cell.path(cells_root))
             continue
         rows += mine
+        skipped += bad
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     if not df.empty:
         extra = breakdown_rows(df)

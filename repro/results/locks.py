@@ -1,19 +1,29 @@
 """Claims: a runner claims a cell before computing it, so that two runners on one results
 folder (a rerun started beside a live one, two machines given the same shard) never compute
-the same cell twice.
+the same cell twice, and a killed runner's cells are taken over as soon as it is known dead.
 
 A claim is a file beside the cell, `<task>.json.claim`, created with O_EXCL (atomic on local
-file systems and NFS) and holding its owner: host, pid, a random token and the time it was
-taken. While the owner computes, a heartbeat thread touches its claims every HEARTBEAT_S
-seconds. A claim is stale, and taken over, when its owner is a dead process on this host, or
-its heartbeat is older than REPRO_CLAIM_STALE_S (default 600 s). Taking
-over goes through a second O_EXCL file, `<claim>.break`, so two runners never both take over
-one claim. Every claim, skip and take-over is logged.
+file systems and NFS) and holding its owner: host, pid, boot id, pid namespace and process
+start time (repro.core.process), a random token, the time it was taken and its heartbeat
+interval. While the owner computes, a heartbeat thread touches its claims every HEARTBEAT_S
+(30 s). A claim is stale, and taken over, when
+  - its owner is a process of this boot and pid namespace that has exited, or whose pid now
+    belongs to another process (start time differs): known at once;
+  - or its heartbeat has lapsed for LAPSE_BEATS (4) heartbeat intervals, 120 s by default
+    (REPRO_CLAIM_STALE_S overrides): the only sign from another machine or container (each
+    `docker run --rm` has its own host name and pid namespace; a SLURM requeue lands on
+    another node). Ages are measured on the file system's clock (atomicio.fs_now), so
+    machines whose clocks disagree still agree on a claim's age.
+Taking over goes through a second O_EXCL file, `<claim>.break`, so two runners never both take
+over one claim. Every claim, skip and take-over is logged. A runner that finds a cell held by
+a live claim can wait for it (`wait`, `stale_in`) instead of leaving the grid incomplete.
 
     claims = Claims(root)
     if claims.acquire(cell):      # False: another live runner has it (logged)
         try: ... compute and write the cell ...
         finally: claims.release(cell)
+    elif claims.wait(cell, timeout=None):   # released, or its owner known dead
+        ...check whether it was finished meanwhile, else acquire it...
     claims.close()                # releases what is left (a killed runner's go stale)
 """
 
@@ -28,22 +38,32 @@ import time
 import uuid
 from pathlib import Path
 
-from repro.core.atomicio import check_destination, clean_stale, pid_alive
+from repro.core import process
+from repro.core.atomicio import check_destination, clean_stale, fs_now
 from repro.results.cells import Cell
 
 log = logging.getLogger("repro.claims")
 
 HEARTBEAT_S = 30.0
+LAPSE_BEATS = 4  # missed heartbeats after which an owner is taken for dead
 SUFFIX = ".claim"
+CLOCK_REFRESH_S = 60.0
 
 
-def stale_after() -> float:
-    return float(os.environ.get("REPRO_CLAIM_STALE_S") or 600)
+def stale_after(owner: dict | None = None) -> float:
+    """Seconds without a heartbeat after which `owner` is taken for dead: REPRO_CLAIM_STALE_S,
+    else LAPSE_BEATS of its own heartbeat interval (120 s at the default 30 s)."""
+    if os.environ.get("REPRO_CLAIM_STALE_S"):
+        return float(os.environ["REPRO_CLAIM_STALE_S"])
+    beat = (owner or {}).get("heartbeat_s")
+    beat = beat if isinstance(beat, int | float) and not isinstance(beat, bool) and beat > 0 \
+        else HEARTBEAT_S
+    return LAPSE_BEATS * float(beat)
 
 
-def _owner() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex,
-            "since": time.time()}
+def _owner(heartbeat_s: float = HEARTBEAT_S) -> dict:
+    return {"host": socket.gethostname(), **process.identity(), "token": uuid.uuid4().hex,
+            "since": time.time(), "heartbeat_s": heartbeat_s}
 
 
 def _read(path: Path) -> dict | None:
@@ -59,11 +79,12 @@ def _read(path: Path) -> dict | None:
 class Claims:
     def __init__(self, root: str | Path, *, heartbeat_s: float = HEARTBEAT_S):
         self.root = Path(root)
-        self.me = _owner()
+        self.me = _owner(heartbeat_s)
         self.held: dict[Path, Cell] = {}
         self.heartbeat_s = heartbeat_s
         self._lock = threading.Lock()
         self._beat: threading.Thread | None = None
+        self._clock: dict[Path, tuple[float, float]] = {}  # folder -> (offset, when measured)
 
     def path(self, cell: Cell) -> Path:
         p = cell.path(self.root)
@@ -79,31 +100,84 @@ class Claims:
             json.dump(self.me, f)
         return True
 
-    def stale(self, path: Path) -> str | None:
-        """Why the claim at `path` is stale (None: its owner is alive, or there is none)."""
+    def _now(self, folder: Path) -> float:
+        """The file system's clock for `folder` (its offset from ours, measured once a minute)."""
+        offset, when = self._clock.get(folder, (0.0, -CLOCK_REFRESH_S))
+        if time.monotonic() - when >= CLOCK_REFRESH_S:
+            offset = fs_now(folder) - time.time()
+            self._clock[folder] = (offset, time.monotonic())
+        return time.time() + offset
+
+    def _judge(self, path: Path) -> tuple[dict | None, str | None, float]:
+        """(the claim's owner or None, why it is stale or None, seconds until its heartbeat
+        lapses: <= 0 once it has)."""
         owner = _read(path)
         if owner is None:
-            return None
+            return None, None, 0.0
         try:
-            age = time.time() - path.stat().st_mtime
+            mtime = path.stat().st_mtime
         except FileNotFoundError:
+            return None, None, 0.0
+        dead = process.known_dead(owner, owner.get("host") == self.me["host"])
+        if dead:
+            return owner, f"its owner {self.describe(owner)} {dead}", 0.0
+        age = self._now(path.parent) - mtime
+        left = stale_after(owner) - age
+        if left < 0:
+            return owner, (f"its owner {self.describe(owner)} sent no heartbeat for {age:.0f} s "
+                           f"(a claim lapses after {stale_after(owner):.0f} s)"), left
+        return owner, None, left
+
+    def stale(self, path: Path) -> str | None:
+        """Why the claim at `path` is stale (None: its owner is alive, or there is none)."""
+        return self._judge(path)[1]
+
+    def stale_in(self, cell: Cell) -> float | None:
+        """Seconds until `cell`'s claim goes stale if its owner sends no further heartbeat: 0
+        when it is stale now; None when the cell is unclaimed or claimed by this runner."""
+        owner, why, left = self._judge(self.path(cell))
+        if owner is None or owner.get("token") == self.me["token"]:
             return None
-        if owner.get("host") == self.me["host"] and owner.get("pid") is not None \
-                and not pid_alive(owner["pid"]):
-            return f"its owner {self.describe(owner)} has exited"
-        if age > stale_after():
-            return f"its owner {self.describe(owner)} sent no heartbeat for {age:.0f} s"
-        return None
+        return 0.0 if why else max(left, 0.0)
+
+    def wait(self, cell: Cell, timeout: float | None = None, *, poll: float = 5.0) -> bool:
+        """Wait until `cell`'s claim is released or its owner is known dead (a killed runner
+        elsewhere: once its heartbeat lapses). True: the cell is free to `acquire` (check
+        first whether it was finished meanwhile); False: `timeout` seconds passed while a
+        live owner still held it. Looks every `poll` seconds, sooner when the claim lapses."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        said = False
+        while True:
+            left = self.stale_in(cell)
+            if left is None or left <= 0:
+                return True
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return False
+            if not said:
+                log.info("%s: claimed by %s; waiting for it to finish (or, if it was killed, "
+                         "for its claim to lapse in %.0f s)", cell.id,
+                         self.describe(self.holder(cell) or {}), left)
+                said = True
+            nap = min(poll, left + 0.05)
+            time.sleep(max(0.01, nap if deadline is None else min(nap, deadline - now)))
 
     @staticmethod
     def describe(owner: dict) -> str:
         return f"{owner.get('host', '?')}:{owner.get('pid', '?')}"
 
-    def busy(self, cell: Cell) -> bool:
-        """Held by another live runner (a cheap look, before loading a model for nothing)."""
+    def holder(self, cell: Cell) -> dict | None:
+        """The owner of another live runner's claim on `cell` (None: free, mine or stale); quiet."""
         path = self.path(cell)
         owner = _read(path)
         if owner is None or owner.get("token") == self.me["token"] or self.stale(path):
+            return None
+        return owner
+
+    def busy(self, cell: Cell) -> bool:
+        """Held by another live runner (a cheap look, before loading a model for nothing)."""
+        owner = self.holder(cell)
+        if owner is None:
             return False
         log.info("%s: claimed by %s, left to it", cell.id, self.describe(owner))
         return True
@@ -122,7 +196,7 @@ class Claims:
             return False
         breaker = path.with_name(path.name + ".break")
         if not self._create(breaker):
-            if time.time() - _mtime(breaker) > stale_after():
+            if self._now(path.parent) - _mtime(breaker) > stale_after():
                 breaker.unlink(missing_ok=True)  # a taker killed mid-takeover
             return False
         try:
@@ -188,8 +262,7 @@ def sweep(folder: str | Path) -> int:
     folder = Path(folder)
     if not folder.is_dir():
         return 0
-    probe, removed = Claims.__new__(Claims), 0
-    probe.me = _owner()
+    probe, removed = Claims(folder), 0
     for path in folder.rglob(f"*{SUFFIX}"):
         why = probe.stale(path)
         if why:

@@ -13,7 +13,9 @@ document), so that the claims report can pair a pruned model's documents with th
                                                       instructions followed and given; a
                                                       perplexity: log-likelihood and words,
                                                       bytes or 1 (lambada)
-  run_id
+  run_id, ran_at                                      the run, and when the cell was computed:
+                                                      where runs share a cell, `load_samples`
+                                                      keeps the newest run's documents only
 
 The corpus value is `corpus_value(metric, values, weights)`: the weighted mean, or exp(-sum
 ll / sum n) for perplexities (lm-eval's weighted_perplexity and perplexity), or bits per byte.
@@ -36,7 +38,7 @@ from repro.core.atomicio import write_bytes
 log = logging.getLogger("repro.samples")
 
 COLUMNS = ["model", "criterion", "level", "variant", "task", "metric", "filter", "doc", "value",
-           "weight", "run_id"]
+           "weight", "run_id", "ran_at"]
 PERPLEXITY = {"word_perplexity", "byte_perplexity", "perplexity"}
 SUFFIX = ".samples.csv.gz"
 
@@ -65,7 +67,7 @@ def _score(value) -> tuple[float, float] | None:
     return None
 
 
-def rows_for(cell, payload: dict, samples_gz: bytes, run_id: str) -> list[dict]:
+def rows_for(cell, payload: dict, samples_gz: bytes, run_id: str, ran_at: str = "") -> list[dict]:
     """Per-document rows of one evaluate cell, for the metrics it keeps; a metric whose documents
     do not add up to lm-eval's own value (a group that is not a micro-average) is dropped."""
     kept = {tuple(k.split(",", 1)) for k in payload.get("metrics_kept", [])}
@@ -82,7 +84,8 @@ def rows_for(cell, payload: dict, samples_gz: bytes, run_id: str) -> list[dict]:
             rows.append({"model": cell.model, "criterion": cell.criterion, "level": cell.level,
                          "variant": cell.variant, "task": cell.task, "metric": metric,
                          "filter": filt, "doc": f"{rec.get('task', cell.task)}/{rec['doc_id']}",
-                         "value": score[0], "weight": score[1], "run_id": run_id})
+                         "value": score[0], "weight": score[1], "run_id": run_id,
+                         "ran_at": ran_at})
     results = {**payload.get("results", {}), **payload.get("groups", {})}.get(cell.task, {})
     out = []
     for (metric, filt), group in _by_metric(rows).items():
@@ -117,10 +120,21 @@ def write_samples(df: pd.DataFrame, path: str | Path) -> None:
 
 def load_samples(root: str | Path) -> pd.DataFrame:
     """Every <run_id>.samples.csv.gz under root (recursively), concatenated; empty if none."""
-    frames = [pd.read_csv(p, dtype={"variant": str, "doc": str, "run_id": str},
+    frames = [pd.read_csv(p, dtype={"variant": str, "doc": str, "run_id": str, "ran_at": str},
                           keep_default_na=False) for p in sorted(Path(root).rglob(f"*{SUFFIX}"))]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     df = pd.concat(frames, ignore_index=True)
     df["level"] = df["level"].astype(float)
-    return df
+    if "ran_at" not in df:  # written before runs recorded their time
+        df["ran_at"] = ""
+    return newest_run(df.fillna({"ran_at": ""}))
+
+
+def newest_run(df: pd.DataFrame) -> pd.DataFrame:
+    """Where several runs logged the documents of one cell, only the newest run's (by ran_at,
+    then by name for runs without one), as the report's tables choose (queries.current)."""
+    cell = ["model", "criterion", "level", "variant", "task"]
+    runs = df[[*cell, "run_id", "ran_at"]].drop_duplicates()
+    keep = runs.sort_values(["ran_at", "run_id"], kind="stable").drop_duplicates(cell, keep="last")
+    return df.merge(keep, on=[*cell, "run_id", "ran_at"]).reset_index(drop=True)

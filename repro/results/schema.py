@@ -21,12 +21,18 @@ CSV files under data/; `load_dir` reads and validates them all. Columns:
   params           parameter count of the pruned model (tied embeddings once), empty if unknown
   source           paper | reproduction
   run_id           'paper' for published figures; the run's id for reproductions
+  ran_at           when the row's cell was computed, UTC (2026-11-01T12:00:00Z); written by
+                   `aggregate`, empty or absent for published figures. Where two runs hold
+                   the same cell, the report shows the newest (repro.report.queries.current),
+                   whatever the runs are named
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -39,11 +45,31 @@ COLUMNS: dict[str, str] = {
     "model": "str", "criterion": "str", "level": "float", "variant": "str", "task": "str",
     "metric": "str", "filter": "str", "value": "float", "stderr": "float?", "unit": "str",
     "kept_width": "int", "expansion_ratio": "float", "params": "int?", "source": "str",
-    "run_id": "str",
+    "run_id": "str", "ran_at": "str",
 }
 KEY = ["model", "criterion", "level", "variant", "task", "metric", "filter", "source", "run_id"]
 SOURCES = ("paper", "reproduction")
-OPTIONAL_TEXT = ("variant", "unit")  # may be empty
+OPTIONAL_TEXT = ("variant", "unit", "ran_at")  # may be empty
+OPTIONAL_COLUMNS = ("ran_at",)  # may be absent (files written before it existed)
+RAN_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def utc(seconds: float) -> str:
+    """A time as `ran_at` writes it: UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def ran_at(record: dict, path: Path) -> str:
+    """When a result cell was computed: the start time lm-eval recorded in it, else the time
+    its file was written (kept by copies that keep times: cp -p, rsync -t)."""
+    date = ((record.get("provenance") or {}).get("lm_eval") or {}).get("date")
+    if isinstance(date, int | float) and not isinstance(date, bool) and math.isfinite(date) \
+            and date > 0:
+        return utc(date)
+    try:
+        return utc(path.stat().st_mtime)
+    except OSError:
+        return ""
 
 
 def _bad(where: str, row: int | None, what: str) -> ReproError:
@@ -53,6 +79,7 @@ def _bad(where: str, row: int | None, what: str) -> ReproError:
 
 def validate(df: pd.DataFrame, where: str = "data") -> pd.DataFrame:
     """Check columns, types and key uniqueness; return a normalised copy with schema dtypes."""
+    df = df.assign(**{c: "" for c in OPTIONAL_COLUMNS if c not in df.columns})
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise _bad(where, None, f"missing column(s) {', '.join(missing)}; see repro/results/schema.py")
@@ -84,6 +111,11 @@ def validate(df: pd.DataFrame, where: str = "data") -> pd.DataFrame:
             out[col] = num.astype("Int64")
         else:
             out[col] = num.astype(float)
+    bad_time = (out["ran_at"] != "") & ~out["ran_at"].str.fullmatch(RAN_AT.pattern)
+    if bad_time.any():
+        i = int(bad_time.to_numpy().nonzero()[0][0])
+        raise _bad(where, i, f"'ran_at' must be a UTC time such as 2026-11-01T12:00:00Z, got "
+                             f"{out['ran_at'].iloc[i]!r}")
     bad_src = ~out["source"].isin(SOURCES)
     if bad_src.any():
         i = int(bad_src.to_numpy().nonzero()[0][0])
@@ -139,9 +171,11 @@ def _fmt(v) -> str:
 
 
 def to_csv_text(df: pd.DataFrame) -> str:
-    """Deterministic CSV: schema column order, rows sorted by key, floats as shortest repr."""
+    """Deterministic CSV: schema column order, rows sorted by key, floats as shortest repr;
+    an optional column that is empty in every row is left out (published files stay as they are)."""
     df = validate(df).sort_values(KEY, kind="stable").reset_index(drop=True)
-    lines = [",".join(COLUMNS)]
+    df = df.drop(columns=[c for c in OPTIONAL_COLUMNS if (df[c] == "").all()])
+    lines = [",".join(df.columns)]
     for row in df.itertuples(index=False):
         cells = []
         for v in row:

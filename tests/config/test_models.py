@@ -61,7 +61,10 @@ def test_local_folder_is_an_adhoc_spec(tmp_path):
     assert not spec.gated and spec.suite is None
 
 
-def test_local_folder_without_config_has_unknown_widths(tmp_path):
+def test_local_folder_without_widths_in_its_config_has_unknown_widths(tmp_path):
+    with pytest.raises(ReproError, match="is an empty folder: no model in it"):
+        models.get(str(tmp_path))  # nothing to load: refused before any stage starts
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
     spec = models.get(str(tmp_path))
     assert (spec.hidden_size, spec.intermediate_size, spec.num_layers) == (None, None, None)
 

@@ -51,7 +51,7 @@ def test_cpu_run_writes_cells_resumes_and_aggregates(tmp_path, toy_dir, capsys):
     assert paper["provenance"]["prompt_source"] == "synthetic"
     capsys.readouterr()
     assert main(argv) == 0  # resume: nothing pending
-    assert "0 pending" in capsys.readouterr().out
+    assert "0 to compute" in capsys.readouterr().out
 
     df = efficiency_rows(results, "test-run")
     validate(df)
@@ -79,4 +79,4 @@ def test_dry_run_lists_cells_without_loading(tmp_path, toy_dir, capsys):
                  "--widths", "unaligned", "--dry-run"]) == 0
     out = capsys.readouterr().out
     NAME = models.get(str(toy_dir)).name
-    assert "4 pending" in out and f"efficiency/{NAME}/maw-cpu/level-10/decode_p8_n4_b1" in out
+    assert "4 to compute" in out and f"efficiency/{NAME}/maw-cpu/level-10/decode_p8_n4_b1" in out

@@ -6,33 +6,37 @@ import pytest
 
 from repro.cli import main
 from repro.config import models, suites
+from repro.core.pruning import UNIFORM, Allocation
 from repro.core.ties import rule_of
-from repro.evaluate.allocate import base_variant, is_chat, join, tag_of
+from repro.core.variant import Variant
 from repro.evaluate.plan import ModelPlan, Settings
 from repro.results.cells import Cell
 
 
-def test_tags_and_variants_round_trip():
-    for base in ("", "chat", "stable", "chat-stable"):
-        for tag in ("", "owl", "spare3"):
-            v = join(base, tag)
-            assert (base_variant(v), tag_of(v)) == (base, tag)
-            assert is_chat(v) == base.startswith("chat") and rule_of(v) == rule_of(base)
-    assert tag_of("fp16") == "" and base_variant("fp16") == "fp16"
-    assert join("chat", "owl") == "chat-owl" and join("chat-stable", "owl") == "chat-owl-stable"
+def test_allocations_and_variants_round_trip():
+    for base in (Variant(), Variant(chat=True), Variant(tie_break="stable"),
+                 Variant(chat=True, tie_break="stable")):
+        for alloc in (UNIFORM, Allocation("owl"), Allocation("spare", 3)):
+            v = base.replace(allocation=alloc)
+            back = Variant.parse(str(v))
+            assert back == v and back.replace(allocation=UNIFORM) == base
+            assert back.chat == base.chat and rule_of(str(v)) == rule_of(str(base))
+    assert Variant.parse("fp16").allocation == UNIFORM and Variant.parse("fp16").dtype == "fp16"
+    assert str(Variant(chat=True, allocation=Allocation("owl"))) == "chat-owl"
+    assert str(Variant(chat=True, allocation=Allocation("owl"), tie_break="stable")) == "chat-owl-stable"
 
 
 def test_allocation_cells_skip_the_unpruned_level_and_leave_the_paper_cells_alone():
-    plan = ModelPlan(models.get("smollm2-135m-instruct"), suites.resolve("smoke", ["smoke_ppl"]),
-                     [0.0, 10.0], ["maw"], [""], allocations=["", "owl"])
-    cells = plan.build_cells()
-    assert cells == sorted([Cell("evaluate", "smollm2-135m-instruct", "maw", lv, "smoke_ppl", v)
-                            for lv, v in ((0.0, ""), (10.0, ""), (10.0, "owl"))])
-    plan.pairs = [("maw", "spare3"), ("l2", "")]
-    assert {(c.criterion, c.level, c.variant) for c in plan.build_cells()} == {
+    owl, spare3 = Allocation("owl"), Allocation("spare", 3)
+    spec, tasks = models.get("smollm2-135m-instruct"), suites.resolve("smoke", ["smoke_ppl"])
+    plan = ModelPlan(spec, tasks, [0.0, 10.0], [("maw", UNIFORM), ("maw", owl)])
+    assert plan.cells() == sorted([Cell("evaluate", "smollm2-135m-instruct", "maw", lv, "smoke_ppl", v)
+                                   for lv, v in ((0.0, ""), (10.0, ""), (10.0, "owl"))])
+    plan = ModelPlan(spec, tasks, [0.0, 10.0], [("maw", spare3), ("l2", UNIFORM)])
+    assert {(c.criterion, c.level, c.variant) for c in plan.cells()} == {
         ("maw", 0.0, ""), ("maw", 10.0, "spare3"), ("l2", 10.0, "")}
-    plan.variants = ["stable"]  # the corrected tie-break's token stays last (ties.rule_of)
-    assert {c.variant for c in plan.build_cells()} == {"stable", "spare3-stable"}
+    plan.variants = [Variant(tie_break="stable")]  # the corrected tie-break's token stays last
+    assert {c.variant for c in plan.cells()} == {"stable", "spare3-stable"}
 
 
 def test_settings_of_calibrated_criteria_record_the_text():

@@ -62,12 +62,13 @@ def test_bad_shard_and_criterion(capsys, tmp_path):
 def test_dry_run_lists_the_grid(capsys, tmp_path):
     assert main(["evaluate", "--models", "smollm2-135m-instruct", "--dry-run",
                  "--results", str(tmp_path)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    *lines, summary = capsys.readouterr().out.splitlines()
     assert len(lines) == 7 * 4 and all(x.startswith("pending") for x in lines)
     assert all("/maw/" in x for x in lines)  # the paper's tie-break: no variant
+    assert summary == "evaluate: 28 cells in the grid, 28 in shard 1/1, 28 to compute"
     assert main(["evaluate", "--models", "smollm2-135m-instruct", "--dry-run", "--tie-break",
                  "stable", "--results", str(tmp_path)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    *lines, _ = capsys.readouterr().out.splitlines()
     assert len(lines) == 7 * 4 and all("/maw-stable/" in x for x in lines)
 
 

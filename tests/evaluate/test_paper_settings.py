@@ -18,6 +18,8 @@ from repro.core import options
 from repro.evaluate import cli as evaluate_cli
 from repro.evaluate import hflm, runner
 from repro.evaluate.batch import BatchSizes
+from repro.evaluate.plan import Settings
+from repro.grid.options import from_cli
 from repro.results import cells as cellio
 from tests.offline import offline_env
 
@@ -60,7 +62,7 @@ def kit_hflm(folder, model, tokenizer, task: str = "smoke_ppl"):
     parser = options.Parser()
     evaluate_cli.configure(parser)
     args = parser.parse_args(["--models", str(folder), "--device", "cpu"])
-    settings = evaluate_cli.settings_from(args)
+    settings = Settings.build(from_cli(args), evaluate_cli.lm_options(args))
     spec = models.get(str(folder))
     lm = runner._hflm(model, tokenizer, settings, settings.max_length or spec.max_length)
     task_spec = suites.load_tasks()[task]
@@ -180,8 +182,6 @@ def test_simple_evaluate_ignores_batch_size_auto_for_a_built_model(toy):
 
 def old_cell(tmp_path, folder, *, lm_eval_version: str, drop: tuple[str, ...]):
     """A cell as an older kit wrote it: today's settings less the keys it did not record."""
-    from repro.evaluate.plan import Settings
-
     spec = models.get(str(folder))
     settings = Settings(device="cpu", batch_size=hflm.default_batch_size(), limit=None,
                         bootstrap_iters=100000)
@@ -195,6 +195,25 @@ def old_cell(tmp_path, folder, *, lm_eval_version: str, drop: tuple[str, ...]):
     return cell, asked, spec
 
 
+def is_done(root, cell, asked, identity) -> bool:
+    """The grid executor's own verdict on the cell (a dry run of the evaluate stage's rule)."""
+    from repro.evaluate.stage import LmEvalStage
+    from repro.grid.executor import GridStage, Job, run_grid
+
+    class Stage(GridStage):
+        name = "evaluate"
+        recorded = LmEvalStage.recorded
+
+    report = run_grid(Stage(), [Job(cell, asked, identity)], root=root, dry_run=True, out=str)
+    return report.done == [cell]
+
+
+def differs(rec, asked) -> set[str]:
+    """The settings in which an earlier cell's record differs from the asked ones."""
+    have, asked = runner._jsonable(hflm.recorded(rec, hflm.BATCHED)), runner._jsonable(asked)
+    return {k for k in {*have, *asked} if have.get(k) != asked.get(k)}
+
+
 def test_an_old_cell_keeps_the_settings_it_implicitly_had(toy, tmp_path):
     """add_bos_token, truncation and batch_size were not cell settings before: a cell without
     them computed with lm-eval 0.4.9.1 had no BOS, no truncation and the batch size its
@@ -203,14 +222,11 @@ def test_an_old_cell_keeps_the_settings_it_implicitly_had(toy, tmp_path):
     folder = toy[0]
     keys = ("add_bos_token", "truncation", "batch_size")
     cell, asked, spec = old_cell(tmp_path / "a", folder, lm_eval_version="0.4.9.1", drop=keys)
-    assert runner.is_done(tmp_path / "a", cell, asked, spec.identity)
-    rec = cellio.read(tmp_path / "a", cell)
-    assert hflm.differs(rec["payload"]["settings"], rec["provenance"], runner._jsonable(asked)) == []
+    assert is_done(tmp_path / "a", cell, asked, spec.identity)
+    assert differs(cellio.read(tmp_path / "a", cell), asked) == set()
     cell, asked, spec = old_cell(tmp_path / "b", folder, lm_eval_version="0.4.13", drop=keys)
-    rec = cellio.read(tmp_path / "b", cell)
-    assert hflm.differs(rec["payload"]["settings"], rec["provenance"],
-                        runner._jsonable(asked)) == ["add_bos_token"]
-    assert not runner.is_done(tmp_path / "b", cell, asked, spec.identity)
+    assert differs(cellio.read(tmp_path / "b", cell), asked) == {"add_bos_token"}
+    assert not is_done(tmp_path / "b", cell, asked, spec.identity)
 
 
 def test_an_old_cell_with_other_effective_settings_is_recomputed(toy, tmp_path):
@@ -219,9 +235,8 @@ def test_an_old_cell_with_other_effective_settings_is_recomputed(toy, tmp_path):
     folder = toy[0]
     cell, asked, spec = old_cell(tmp_path, folder, lm_eval_version="0.4.9.1", drop=())
     rec = cellio.read(tmp_path, cell)
-    settings = dict(rec["payload"]["settings"], max_length=2048, add_bos_token=True)
-    assert hflm.differs(settings, rec["provenance"], runner._jsonable(asked)) == [
-        "max_length", "add_bos_token"]
+    rec["payload"]["settings"].update(max_length=2048, add_bos_token=True)
+    assert differs(rec, asked) == {"max_length", "add_bos_token"}
     assert spec.max_length == LLAMA_32_CONTEXT  # a local folder's own context length
 
 

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from repro.cli import main
+from repro.core.canonical import sha256_json
 from repro.evaluate import runner
 from repro.results import cells as cellio
 from tests.faults.conftest import eval_argv
@@ -22,7 +23,7 @@ def _edit(path, change):
 
 
 def _resum(rec):  # an editor who knows to redo the checksum
-    rec["payload_sha256"] = cellio._sha(cellio._canonical(rec["payload"]))
+    rec["payload_sha256"] = sha256_json(rec["payload"])
 
 
 def _bad_payload(rec):

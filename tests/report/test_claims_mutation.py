@@ -1,7 +1,11 @@
 """Every claim can fail: break the premise of each claim's verdict in a copy of the published
 data (only the rows the verdict read) and expect the verdict to turn. No claim is exempt: the
 printed table cells included, and the claims the published data cannot hold ("not run"), which
-turn once the data hold a value.
+turn once the data hold a value. Every reading turns: an effect that is not significant turns
+to 'holds' when every level moves the claimed way with precise data; "not contradicted"
+(underpowered) turns to 'holds' when the data are flat and precise, to 'fails' when a level
+drops; a dose-response, an exponential, a proportional or a U-shaped series turn with the
+series' shape; a comparison of two models or tasks turns when the first moves the other way.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import pytest
 
 from repro.config.claims import load_claims
 from repro.report.claims import verdict_of
+from repro.report.claims.operators.numeric import lo
 from repro.report.claims.quantities import DERIVED, Reader, compute, direction
-from repro.report.claims.verdicts import interval, lo
+from repro.report.claims.verdicts import interval
 from repro.report.queries import current
 from repro.results.schema import load_dir
 
@@ -22,7 +27,7 @@ pytestmark = pytest.mark.light
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CLAIMS = load_claims(tables=True)
-TURNED = ("holds", "fails", "no rule stated")
+TURNED = ("holds", "fails", "no rule stated", "not contradicted")
 # coarse first (a bound, a peak, a test), then fine (a number stated to a tenth of a percent)
 FACTORS = (0.5, 2.0, 0.9, 1.1, 0.99, 1.01, 0.997, 1.003, 0.999, 1.001, 0.9997, 1.0003, 0.2, 5.0)
 
@@ -77,6 +82,50 @@ def _reshaped(df, claim, reads):
         rising.loc[by_level.index, "value"] = by_level["value"].cummax() + by_level["level"] * 1e-6
     yield flat
     yield rising
+
+
+# whole-series shapes, as the gain (fraction of the baseline, + is better) of a pruned level
+GAINS = {"down": lambda lv, last: -0.05 - 0.006 * lv, "up": lambda lv, last: 0.05 + 0.006 * lv,
+         "flat": lambda lv, last: 0.0,
+         "u": lambda lv, last: 0.0 if lv == last else -0.1 if lv <= 10 else -0.4,
+         "proportional": lambda lv, last: -0.006 * lv}
+# raw shapes (value / baseline): what trends and growth claims are about
+RAW = {"raw_up": lambda lv: 1.0 + 0.01 * lv, "raw_down": lambda lv: 1.0 - 0.01 * lv,
+       "exponential": lambda lv: 2.0 ** (lv / 10), "linear": lambda lv: 1.0 + 0.5 * lv}
+
+
+def _shape(out, df, read, name):
+    """One series set to a shape, with precise standard errors (1e-4 of the value)."""
+    mask = _series_mask(df, read)
+    base = df.loc[mask & (df.level == 0), "value"]
+    if base.empty:
+        return
+    b, levels = float(base.iloc[0]), sorted(set(df.loc[mask, "level"]) - {0.0})
+    sign = 1.0 if direction(read[2], read[3]) == "higher" else -1.0
+    for lv in levels:
+        at = mask & (out.level == lv)
+        out.loc[at, "value"] = (b * RAW[name](lv) if name in RAW
+                                else b * (1.0 + sign * GAINS[name](lv, levels[-1])))
+    out.loc[mask, "stderr"] = out.loc[mask, "value"].abs() * 1e-4
+
+
+def _shaped(df, claim, reads):
+    """Every series the verdict read in one shape at a time: the premise of effects, absences,
+    trends and shapes. For a comparison, the first model (task) in one shape, the rest in
+    another."""
+    series = [r for r in dict.fromkeys(reads) if r[0] == "series" and r[3] not in DERIVED]
+    first = None
+    if claim.op == "worse_than":
+        first = lambda r: r[1] == claim.quantity.model[0]  # noqa: E731
+    elif claim.op == "worst":
+        first = lambda r: r[2] == claim.quantity.task[0]  # noqa: E731
+    pairs = ([("down", "flat"), ("flat", "down")] if first else
+             [(name, name) for name in (*GAINS, *RAW)])
+    for mine, rest in pairs:
+        out = df.copy()
+        for read in series:
+            _shape(out, df, read, mine if first is None or first(read) else rest)
+        yield out
 
 
 def _dominating(df, claim, reads):
@@ -174,6 +223,8 @@ def mutations(df, claim, reads, before):
     if before in ("holds", "fails"):
         yield from _moved(df, claim, into=before == "fails")
         yield from _reshaped(df, claim, reads)
+    if before in ("holds", "fails", "not contradicted"):
+        yield from _shaped(df, claim, reads)
     if claim.op == "undominated":
         yield from _dominating(df, claim, reads)
     for read in dict.fromkeys(reads):
@@ -200,4 +251,4 @@ def test_breaking_the_premise_turns_the_verdict(published, claim):
 def test_every_claim_is_covered_and_every_verdict_kind_occurs(published):
     verdicts = {c.id: verdict_of(published, c)[0] for c in CLAIMS}
     assert len(verdicts) == len(CLAIMS) >= 80 + 156
-    assert set(verdicts.values()) == {"holds", "fails", "no rule stated", "not run"}
+    assert set(verdicts.values()) == {"holds", "fails", "no rule stated", "not contradicted", "not run"}

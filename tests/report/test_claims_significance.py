@@ -92,12 +92,16 @@ def test_correlation_anchors_and_robustness(table):
     assert rob["Pearson, without the baseline"]["value"].startswith("r = -0.940")
     assert rob["Spearman, all levels"]["value"] == "r = -0.607, p = 0.1482, n = 7"
     assert rob["Spearman, all levels"]["holds"] is False
-    assert rob["Llama-3.2-1B"]["value"] == "r = -0.676, p = 0.0955, n = 7"
-    assert rob["1B and 3B pooled"]["value"] == "r = -0.627, p = 0.0165, n = 14"
+    # another model is context, never a choice; "without 0%" is "without the baseline": once
+    context = {c["choice"]: c for c in table["mmlu-tqa-r-3b"]["robustness"]["context"]}
+    assert context["Llama-3.2-1B (another model: context, not a choice)"]["value"] == "r = -0.676, p = 0.0955, n = 7"
+    assert context["1B and 3B pooled (context, not a choice)"]["value"] == "r = -0.627, p = 0.0165, n = 14"
+    assert "Pearson, without 0%" not in rob and not any("1B" in k for k in rob)
     loo = [float(c["value"].split()[2].rstrip(",")) for k, c in rob.items() if k.startswith("Pearson, without ") and "%" in k]
-    assert min(loo) == pytest.approx(-0.940, abs=5e-4) and max(loo) == pytest.approx(-0.856, abs=5e-4)
-    assert table["mmlu-tqa-r-3b"]["robustness"]["holds"] == 10
-    assert table["mmlu-tqa-r-3b"]["robustness"]["of"] == 14
+    assert len(loo) == 6
+    assert min(loo) == pytest.approx(-0.922, abs=5e-4) and max(loo) == pytest.approx(-0.856, abs=5e-4)
+    assert table["mmlu-tqa-r-3b"]["robustness"]["holds"] == 8
+    assert table["mmlu-tqa-r-3b"]["robustness"]["of"] == 11
 
 
 def test_permutation_p_is_scipys():

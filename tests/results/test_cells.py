@@ -38,7 +38,33 @@ def test_damaged_attachment_invalidates_cell(tmp_path):
     cells.write(tmp_path, C, {"acc": 0.5}, {}, {"samples.jsonl.gz": b"abc"})
     (tmp_path / "evaluate/toy/maw/level-40/piqa.samples.jsonl.gz").write_bytes(b"ab")
     assert cells.read(tmp_path, C) is None
-    assert cells.pending(tmp_path, [C]) == [C]
+
+
+def test_a_cell_of_a_newer_kit_format_is_left_alone_and_named(tmp_path, caplog):
+    p = cells.write(tmp_path, C, {"acc": 0.5}, {"kit_version": "9.0", "kit_commit": "abc123"})
+    rec = json.loads(p.read_text())
+    assert cells.newer_kit(rec) is None and cells.written_by_newer_kit(tmp_path, C) is None
+    rec["format"] = cells.FORMAT + 1
+    p.write_text(json.dumps(rec))
+    assert cells.read(tmp_path, C) is None  # not readable by this kit ...
+    assert "newer kit" in caplog.text and "left alone" in caplog.text and "recomputed" not in caplog.text
+    assert "abc123" in cells.written_by_newer_kit(tmp_path, C)  # ... and not to be overwritten
+    rec["format"] = cells.FORMAT - 1  # an older format: recomputed
+    p.write_text(json.dumps(rec))
+    assert cells.written_by_newer_kit(tmp_path, C) is None
+
+
+def test_a_cell_key_holds_its_variant_by_name_and_writes_it_as_every_kit_did():
+    from repro.core.pruning import Allocation
+    from repro.core.variant import Variant
+
+    c = Cell("evaluate", "m", "maw", 10.0, "t", Variant(chat=True, allocation=Allocation("owl"),
+                                                        tie_break="stable"))
+    assert c.variant == "chat-owl-stable" and c == Cell("evaluate", "m", "maw", 10.0, "t", "chat-owl-stable")
+    assert c.dims.chat and c.dims.allocation.tag == "owl" and c.dims.tie_break == "stable"
+    assert c.key()["variant"] == "chat-owl-stable"
+    with pytest.raises(ValueError, match="it writes 'chat-stable'"):
+        Cell("evaluate", "m", "maw", 10.0, "t", "stable-chat")
 
 
 def test_shards_are_disjoint_and_cover_the_grid():

@@ -1,7 +1,8 @@
 """Every claim on every source: its quantity, its tests, its verdict, its robustness.
 
 `evaluate(df, claims, samples)` is what the reports print; `verdict_of(df, claim, source)` is
-the light path (quantity and verdict only) the mutation test runs hundreds of times.
+the light path (quantity and verdict only) the mutation test runs hundreds of times. Each
+claim is judged by its operator (operators/), checked before anything is computed.
 """
 
 from __future__ import annotations
@@ -10,28 +11,24 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from repro.config.claims import TEST_OPS, Claim, claims_file, load_claims
+from repro.config.claims import Claim, claims_file, load_claims
+from repro.config.metrics import metrics
 from repro.core.errors import ReproError
-from repro.report.claims.paired import Samples, paired_test
+from repro.report.claims.comparisons import part_tests
+from repro.report.claims.operators import operator
+from repro.report.claims.paired import Samples
 from repro.report.claims.quantities import (
-    CHANGES,
-    CORRELATIONS,
     LOWER_SCORES,
     Computed,
     NotRun,
     Reader,
+    as_list,
     compute,
     level_series,
 )
 from repro.report.claims.robustness import robustness
-from repro.report.claims.significance import (
-    correlation_test,
-    part_test,
-    peak_test,
-    runs,
-    trend_test,
-)
-from repro.report.claims.verdicts import deciding, inconsistent, judge, paper_verdict, reproduction
+from repro.report.claims.verdicts import failure_kind, inconsistent
+from repro.report.confounds import efficiency_note
 from repro.results.schema import SOURCES
 
 FAILURES = (KeyError, ValueError, ZeroDivisionError, ReproError)
@@ -49,67 +46,39 @@ class Result:
     decomposition: dict = field(default_factory=dict)  # source -> str (latency claims)
     conflicts: list = field(default_factory=list)     # ids of claims in its group it contradicts
     reads: dict = field(default_factory=dict)         # source -> what the verdict read
-
-
-def part_tests(r: Reader, claim: Claim, comp: Computed, samples: Samples | None) -> list:
-    """One test per part (a level against the baseline, a peak against the runner-up), one
-    for a correlation or a trend; [] where the quantity compares nothing."""
-    kind = claim.quantity.of
-    if kind in CORRELATIONS:
-        return [correlation_test(comp.extra["points"], comp.extra["correlation"], kind)]
-    if claim.op in ("increasing", "rising"):
-        return [trend_test(run) for run in runs(comp.parts)]
-    if kind in ("argmax_level", "argmin_level"):
-        return [peak_test(r, p) for p in comp.parts]
-    if kind not in CHANGES:
-        return []
-    out = []
-    for p in comp.parts:
-        t = paired_test(samples, p) if samples else None
-        out.append(t if t is not None else part_test(r, p))
-    if kind == "value" and all(t.p is None and t.ci is None for t in out):
-        return []  # a recorded value without a spread (shots, hours): nothing to test
-    return out
+    tests: dict = field(default_factory=dict)         # source -> the tests behind the verdict
+    failure: str = ""                                 # a published failure's kind (verdicts.py)
+    confound: str = ""                                # what its efficiency data were measured on
 
 
 def assess(r: Reader, claim: Claim, samples: Samples | None = None, comp: Computed | None = None):
-    """(Computed, tests, holds, how) of one claim on one source; raises NotRun."""
+    """(Computed, tests, Outcome) of one claim on one source; raises NotRun."""
+    op, spec = operator(claim.op), claims_file()
     comp = comp if comp is not None else compute(r, claim.quantity)
-    tests = part_tests(r, claim, comp, samples) if claim.op in (*TEST_OPS, "rising") else []
-    holds, how = judge(claim, comp, tests, claims_file().alpha)
-    return comp, tests, holds, how
+    tests = op.tests(r, claim, comp, samples, spec.alpha) if op.tested else []
+    return comp, tests, op.judge(claim, comp, tests, spec)
 
 
 def verdict_of(df: pd.DataFrame, claim: Claim, source: str = "paper") -> tuple[str, list]:
     """The claim's own verdict on one source, and the rows it read (for the mutation test)."""
     r = Reader(df, source)
     try:
-        _, _, holds, _ = assess(r, claim)
+        _, _, outcome = assess(r, claim)
     except NotRun:
         return ("not run" if source != "paper" or claim.unrecorded else "error"), r.read
     except FAILURES:
         return "error", r.read
-    return paper_verdict(claim, holds), r.read
+    return outcome.verdict, r.read
 
 
 def summary(claim: Claim, comp: Computed, tests: list) -> dict | None:
-    """The claim's significance: its one test, or the deciding one of several (the extreme part
-    the claim names; else the weakest comparison, or for 'no change' claims the strongest)."""
+    """The claim's significance: its one test, or the deciding one of several, as its
+    operator names it (the extreme part, the weakest comparison, a contradicting level...)."""
     if not tests:
         return None
     if len(tests) == 1:
         return tests[0].to_dict()
-    ps = [t.p if t.p is not None else -1.0 for t in tests]
-    vals = [p.value for p in comp.parts] if len(comp.parts) == len(tests) else []
-    if comp.pick is not None:
-        i, what = comp.pick, "the extreme"
-    elif claim.op in ("<=", ">=") and vals:  # the part nearest the bound decides
-        pick = max if claim.op == "<=" else min
-        i, what = vals.index(pick(vals)), "the deciding"
-    elif claim.op in TEST_OPS:
-        i, what = deciding(claim, comp, tests), "the deciding"
-    else:
-        i, what = max(range(len(ps)), key=lambda k: ps[k]), "the weakest"
+    i, what = operator(claim.op).deciding(claim, comp, tests, claims_file())
     out = tests[i].to_dict()
     out["test"] = f"{out['test']}; {what} of {len(tests)} comparisons"
     out["parts"] = [t.to_dict() for t in tests]
@@ -142,16 +111,32 @@ def _with_metric(q, metric):
 def evaluate(df: pd.DataFrame, claims: list[Claim] | None = None,
              samples: pd.DataFrame | None = None) -> list[Result]:
     claims = load_claims(tables=True) if claims is None else claims
+    for c in claims:
+        operator(c.op).check(c)  # an unknown op or a missing stated value: one line, first
     spec = claims_file()
     conflicts = inconsistent(claims)
     per_doc = Samples(samples)
     out = []
     for c in claims:
         res = Result(c, conflicts=sorted(conflicts.get(c.id, [])))
+        if efficiency_claim(c):
+            res.confound = " ".join(filter(None, (efficiency_note(df, m)
+                                                  for m in as_list(c.quantity.model))))
         for source in SOURCES:
             _one(res, df, source, per_doc if source == "reproduction" else None, spec)
         out.append(res)
     return out
+
+
+EFFICIENCY_WORDS = ("latency", "throughput", "joules", "energy", "ms_per_token", "tokens_per_call",
+                    "ttlt")
+
+
+def efficiency_claim(c: Claim) -> bool:
+    """A claim about efficiency figures (a workload, or a latency, energy or throughput)."""
+    q = c.quantity
+    return bool(set(as_list(q.task)) & set(metrics().efficiency.workloads)) or any(
+        w in (q.metric or "") for w in EFFICIENCY_WORDS)
 
 
 def _one(res: Result, df: pd.DataFrame, source: str, samples, spec) -> None:
@@ -159,7 +144,7 @@ def _one(res: Result, df: pd.DataFrame, source: str, samples, spec) -> None:
     r = Reader(df, source)
     res.computed[source] = None
     try:
-        comp, tests, holds, how = assess(r, c, samples)
+        comp, tests, outcome = assess(r, c, samples)
     except NotRun as exc:
         res.verdict[source] = "not run" if source != "paper" or c.unrecorded else "error"
         res.why[source] = c.unrecorded if source == "paper" and c.unrecorded else str(exc)
@@ -171,28 +156,45 @@ def _one(res: Result, df: pd.DataFrame, source: str, samples, spec) -> None:
         return
     res.reads[source] = list(r.read)
     if not tests:
-        tests = part_tests(r, c, comp, samples)
-    res.computed[source], res.how[source] = comp, how
+        tests = part_tests(r, c, comp, samples, spec.alpha)
+    res.computed[source], res.how[source], res.tests[source] = comp, outcome.how, tests
     res.significance[source] = summary(c, comp, tests)
     if source == "paper":
-        res.verdict[source] = paper_verdict(c, holds)
-        if c.section and not holds:
-            res.how[source] = rounding(comp, c)
+        res.verdict[source] = outcome.verdict
+        if c.section and outcome.verdict != "holds":
+            res.how[source], rounded = rounding(comp, c)
+        else:
+            rounded = "rounding excess" in outcome.how
+        res.failure = failure_kind(c, outcome.verdict, rounded)
     else:
-        res.verdict[source], detail = reproduction(c, comp, tests, spec.alpha, holds)
-        res.how[source] = "; ".join(x for x in (detail, how) if x)
+        op = operator(c.op)
+        res.verdict[source], detail = op.reproduction(c, comp, tests, spec, outcome)
+        # a number is judged on substance (detail), not on the published digits (outcome)
+        res.how[source] = detail if op.numeric else "; ".join(
+            x for x in dict.fromkeys((detail, outcome.how)) if x)
     if not c.section:
         res.robustness[source] = robustness(
             c, r, comp, lambda rd, cl, comp=None: assess(rd, cl, samples, comp), spec)
         res.decomposition[source] = decomposition(r, c, comp)
 
 
-def rounding(comp: Computed, claim: Claim) -> str:
-    """Why a printed table percentage differs: the README divided the rounded values?"""
+def rounding(comp: Computed, claim: Claim) -> tuple[str, bool]:
+    """Why a printed table percentage differs, and whether rounding explains it: the README
+    may have divided the values it printed (4 decimals, perplexities 2) and rounded the
+    change once or twice (to 2 decimals, then 1, half up). Every combination is tried."""
+    from repro.report.claims.operators.numeric import _half_up
+
     p = comp.parts[0]
     d = 2 if p.cells[0][1] in LOWER_SCORES else 4
-    v, b = round(float(p.series[p.level]), d), round(p.base, d)
-    printed = 100.0 * (v / b - 1.0)
-    if abs(printed - claim.stated) <= claim.tolerance + 1e-9:
-        return f"the README divided the rounded values, {v:g} / {b:g} - 1 = {printed:+.2f}%"
-    return f"the README prints {claim.stated:+.1f}% for {p.value:+.3f}%"
+    raw_v, raw_b = float(p.series[p.level]), p.base
+    for v, b, inputs in ((round(raw_v, d), round(raw_b, d), "the rounded values"),
+                         (round(raw_v, d), raw_b, "the rounded value by the unrounded baseline"),
+                         (raw_v, round(raw_b, d), "the unrounded value by the rounded baseline"),
+                         (raw_v, raw_b, "the unrounded values")):
+        pct = 100.0 * (v / b - 1.0)
+        for printed, how in ((_half_up(pct, 1), "rounded once"),
+                             (_half_up(_half_up(pct, 2), 1), "rounded twice (2 decimals, then 1)")):
+            if abs(printed - claim.stated) <= 1e-9:
+                return (f"the README divided {inputs}, {v:g} / {b:g} - 1 = {pct:+.3f}%, "
+                        f"{how}: {printed:+.1f}%"), True
+    return f"the README prints {claim.stated:+.1f}% for {p.value:+.3f}%: no rounding gives it", False

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from repro.report.claims.quantities import Part, change
-from repro.report.claims.significance import Test
+from repro.report.claims.significance import Test, share
 from repro.results.samples import corpus_value
 
 B = 2000
@@ -56,12 +56,12 @@ class Samples:
         return g.set_index("doc")[["value", "weight"]]
 
 
-def paired_test(samples: Samples, part: Part) -> Test | None:
+def paired_test(samples: Samples, part: Part, alpha: float = 0.05) -> Test | None:
     """The part's level against the baseline on the same documents; None without logs."""
     if not samples or len(part.cells) != 1 or part.level is None:
         return None
     task, metric, filt = part.cells[0]
-    base = samples.docs(part.model, task, metric, filt, part.variant, 0.0, part.criterion)
+    base = samples.docs(part.model, task, metric, filt, part.variant, part.reference, part.criterion)
     lev = samples.docs(part.model, task, metric, filt, part.variant, part.level, part.criterion)
     if base is None or lev is None:
         return None
@@ -75,12 +75,14 @@ def paired_test(samples: Samples, part: Part) -> Test | None:
         samples.cache[key] = _bootstrap(metric, v0, w0, v1, w1)
     s0, s1 = samples.cache[key]
     n = len(docs)
-    if part.level == 0 or part.kind == "value":
+    if part.level == part.reference or part.kind == "value":
         vals = (s1 if part.level else s0) * part.scale
         return Test(f"paired bootstrap interval (B = {B}, n = {n})", None,
                     _interval(vals), n, part.label, part.value)
     eff = change(part.kind, s1, s0) * part.scale
     ci = _interval(eff)
+    extra = {"se": float(np.std(eff[np.isfinite(eff)], ddof=1)),
+             "ci_equiv": _interval(eff, alpha), "points": _points(part, float(np.mean(s0)))}
     binary = (np.all(w0 == 1) and np.all(w1 == 1) and np.isin(v0, (0, 1)).all()
               and np.isin(v1, (0, 1)).all())
     if binary:
@@ -94,7 +96,14 @@ def paired_test(samples: Samples, part: Part) -> Test | None:
         p = float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
         p = max(p, 1.0 / B)
         test = f"paired bootstrap (B = {B}, n = {n}; p >= 1/B)"
-    return Test(test, p, ci, n, part.label, part.value)
+    return Test(test, p, ci, n, part.label, part.value, **extra)
+
+
+def _points(part: Part, base: float) -> float | None:
+    """One claim unit in score points (a share's change), as significance.compare has it."""
+    if not share(part):
+        return None
+    return 100.0 / part.scale if part.kind == "abs_change" else abs(base) / part.scale
 
 
 def mcnemar(c: int, b: int) -> float:
@@ -119,9 +128,10 @@ def _bootstrap(metric, v0, w0, v1, w1) -> tuple[np.ndarray, np.ndarray]:
     return s0, s1
 
 
-def _interval(vals: np.ndarray) -> tuple[float, float] | None:
+def _interval(vals: np.ndarray, tail: float = 0.025) -> tuple[float, float] | None:
+    """The percentile interval with `tail` in each tail (0.025: 95%; alpha: equivalence's)."""
     vals = vals[np.isfinite(vals)]
     if len(vals) < B // 2:
         return None
-    lo, hi = np.percentile(vals, [2.5, 97.5])
+    lo, hi = np.percentile(vals, [100 * tail, 100 * (1 - tail)])
     return float(lo), float(hi)

@@ -45,6 +45,7 @@ class Part:
     cells: tuple[tuple[str, str, str], ...] = ()   # (task, metric, filter) averaged per level
     level: float | None = None
     base: float | None = None
+    reference: float = 0.0                         # the level `base` is (0: the baseline)
     criterion: str = "maw"
     variant: str = ""
     scale: float = 1.0
@@ -196,13 +197,15 @@ def compute(r: Reader, q: Quantity) -> Computed:
                     lv = float(pruned.idxmax() if kind == "argmax_level" else pruned.idxmin())
                     parts.append(Part(_label(model, crit, group, None, q), lv, **common))
                     continue
-                if 0 not in s.index:
-                    raise NotRun(f"no {r.source} baseline for {model} {list(group)}")
-                base = float(s[0])
+                ref = q.reference
+                if ref not in s.index:
+                    raise NotRun(f"no {r.source} {'baseline' if ref == 0 else f'{ref:g}% level'} "
+                                 f"for {model} {list(group)}")
+                base = float(s[ref])
                 if base == 0 and kind not in ("value", "abs_change"):  # found by the rehearsal
-                    raise NotRun(f"the {r.source} baseline of {model} {list(group)} is 0: "
-                                 "a relative change is undefined")
-                levels = as_list(q.level) if q.level != () else [lv for lv in s.index if lv > 0]
+                    raise NotRun(f"the {r.source} {'baseline' if ref == 0 else f'{ref:g}% level'} of "
+                                 f"{model} {list(group)} is 0: a relative change is undefined")
+                levels = as_list(q.level) if q.level != () else [lv for lv in s.index if lv > ref]
                 if q.ratio is not None:
                     levels = [lv for lv in s.index if lv > 0 and abs(
                         r.arch(model, lv, "expansion_ratio") - q.ratio) <= RATIO_TOLERANCE]
@@ -213,7 +216,7 @@ def compute(r: Reader, q: Quantity) -> Computed:
                         raise NotRun(f"no {r.source} value for {model} {list(group)} at {lv:g}%")
                     parts.append(Part(_label(model, crit, group, lv, q),
                                       change(kind, float(s[lv]), base) * q.scale, level=lv,
-                                      base=base, **common))
+                                      base=base, reference=ref, **common))
     return reduce(parts, q.reduce)
 
 

@@ -1,4 +1,5 @@
-"""The claims report: claims.md, claims.tex and claims.json, and the console summary.
+"""The claims reports: claims.md (the digest first), claims.tex (the PDF's appendix),
+digest.tex (the PDF's first page) and claims.json; `tables` adds report.html (html.py).
 
     python -m repro claims --data data --out paper/generated
 """
@@ -8,39 +9,29 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from repro.config.claims import NUMERIC_OPS, Claim
-from repro.config.metrics import metrics
+from repro.config.claims import Claim, claims_file
 from repro.core.atomicio import write_json, write_text
-from repro.report.analysis import add_data_options, prepare_out
-from repro.report.claims.evaluation import Result, evaluate
+from repro.report.claims.digest import has_reproduction
+from repro.report.claims.digest import lines as digest_lines
+from repro.report.claims.evaluation import Result
+from repro.report.claims.operators import REGISTRY, operator
+from repro.report.claims.operators.base import unit_of
 from repro.report.claims.quantities import as_list
-from repro.report.claims.verdicts import tally
+from repro.report.claims.verdicts import failures, tally
 from repro.report.formatting import fmt_number as fmt
-from repro.report.queries import current, display_name
+from repro.report.queries import display_name
 from repro.report.templating import environment
-from repro.results.samples import load_samples
-from repro.results.schema import SOURCES, load_dir
+from repro.results.schema import SOURCES
 
 log = logging.getLogger("repro.claims")
 
-TESTS = {"worse": "degrades significantly at every level", "stable": "no significant change",
-         "not_worse": "no significant decline (stable or improves)",
-         "not_better": "no significant gain (negative or minimal)",
-         "increasing": "rises with every level", "rising": "a significant rising trend"}
-OP_WORDS = {"~": "", ">=": "at least ", "<=": "at most ", "in": "within ", "any": "in some reading: "}
-
-
 def stated(c: Claim) -> str:
-    if c.op == "undominated":
-        return f"best at {c.stated:g}%"
-    if c.op not in NUMERIC_OPS:
-        return TESTS[c.op]
-    return OP_WORDS[c.op] + fmt(c.stated, c.digits, c.unit)
+    return operator(c.op).words(c)
 
 
 def tolerance(c: Claim) -> str:
     """The tolerance applied, unrounded (0.05 stays 0.05), in the claim's unit."""
-    if c.op not in NUMERIC_OPS:
+    if not operator(c.op).numeric:
         return ""
     if c.tolerance == 0:
         return "exact" if c.op in ("~", "any") else "none"
@@ -102,20 +93,15 @@ def _value(res: Result, source: str) -> str:
     comp, c = res.computed.get(source), res.claim
     if comp is None:
         return "--"
-    if c.op == "undominated":
-        return "unbeaten: " + ", ".join(f"{lv:g}" for lv in comp.value) + "%"
-    if c.op == "any" or (len(comp.parts) > 1 and c.op not in NUMERIC_OPS):
-        return "; ".join(f"{p.label} {fmt(p.value, c.digits, c.unit)}" for p in comp.parts)
-    return fmt(comp.value, c.digits, c.unit)
+    op = operator(c.op)
+    if op.numeric and c.op != "any":
+        return fmt(comp.value, c.digits, c.unit)
+    return op.value_text(c, comp, fmt)
 
 
-def note(c: Claim) -> str:
-    """The claim's note, and the caveat of the efficiency data it reads (metrics.yaml)."""
-    eff = metrics().efficiency
-    bits = [c.note] if c.note else []
-    if set(as_list(c.quantity.task)) & set(eff.workloads):
-        bits += [eff.notes[m] for m in as_list(c.quantity.model) if m in eff.notes]
-    return " ".join(bits)
+def note(res: Result) -> str:
+    """The claim's note, and the confound of the efficiency data it reads (confounds.py)."""
+    return " ".join(x for x in (res.claim.note, res.confound) if x)
 
 
 def rows(results: list[Result]) -> list[dict]:
@@ -126,10 +112,12 @@ def rows(results: list[Result]) -> list[dict]:
         row = {"id": c.id, "section": c.section, "statement": c.statement, "where": c.where,
                "scope": scope(c), "reading": c.reading, "stated": stated(c),
                "tolerance": tolerance(c), "op": c.op, "group": c.group,
-               "inconsistent_with": res.conflicts, "note": note(c)}
+               "inconsistent_with": res.conflicts, "note": note(res), "nature": c.nature,
+               "failure": res.failure, "unit": unit_of(c), "digits": c.digits}
         for source in SOURCES:
             pre = "" if source == "paper" else "reproduction_"
             row[f"{source}_value"] = _value(res, source)
+            row[f"{source}_short"] = short_value(res, source)
             row[f"{source}_verdict"] = res.verdict[source]
             row[f"{source}_how"] = res.how.get(source, "")
             row[f"{source}_why"] = res.why.get(source, "")
@@ -142,53 +130,45 @@ def rows(results: list[Result]) -> list[dict]:
     return table
 
 
-def console(table: list[dict]) -> str:
-    head = ("claim", "stated", "paper data", "verdict", "reproduction", "verdict")
-    body = [(t["id"], t["stated"], t["paper_value"], t["paper_verdict"], t["reproduction_value"],
-             t["reproduction_verdict"]) for t in table if not t["section"]]
-    widths = [min(40, max(len(str(x[i])) for x in [head, *body])) for i in range(len(head))]
-    line = lambda cells: "  ".join(str(x)[:w].ljust(w) for x, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)]) + "\n"
+def short_value(res: Result, source: str) -> str:
+    """The value in a few words: a claim of many parts shows how many and their range."""
+    comp, c = res.computed.get(source), res.claim
+    if comp is None:
+        return "--"
+    if len(comp.parts) <= 2 or (operator(c.op).numeric and c.op != "any"):
+        text = _value(res, source)
+        return text if len(text) <= 48 else text[:45] + "..."
+    vals = [p.value for p in comp.parts]
+    return f"{len(vals)} parts, {fmt(min(vals), c.digits)} .. {fmt(max(vals), c.digits, unit_of(c))}"
 
 
 def context(table: list[dict]) -> dict:
+    """What every report template gets: the digest, the claims, the tally split by kind of
+    failure, the table cells, the seeds' conflicts."""
     main = [t for t in table if not t["section"]]
     cells = [t for t in table if t["section"]]
-    return {"claims": main, "cells": cells,
+    spec = claims_file()
+    lines = digest_lines(main)
+    ids = {t["id"] for t in main}
+    return {"claims": main, "cells": cells, "digest": lines,
+            "reproduced": has_reproduction(lines),
             "cells_off": [t for t in cells if t["paper_verdict"] != "holds"],
             "tally": {s: tally(main, s) for s in SOURCES},
+            "failures": failures(main), "cells_failures": failures(cells),
             "cells_tally": tally(cells, "paper") if cells else {},
-            "inconsistent": [t for t in main if t["inconsistent_with"]],
-            "robust": [t for t in main if t["robustness"]],
-            "dichotomy": [t for t in main if t["op"] in ("worse", "not_worse")],
-            "detailed": [t for t in main if (t["significance"] or {}).get("parts")]}
+            "inconsistent": sorted({tuple(sorted((t["id"], o))) for t in main
+                                    for o in t["inconsistent_with"]}),
+            "conflicts": [{"id": c.id, "says": list(c.says), "note": c.note,
+                           "claims": [t for t in main if t["id"] in c.claims]}
+                          for c in spec.conflicts if set(c.claims) <= ids],
+            "alpha": spec.alpha, "power": spec.power, "margin": spec.margin,
+            "operators": [(name, op.summary) for name, op in sorted(REGISTRY.items())]}
 
 
-def write_reports(table: list[dict], out: Path) -> None:
+def write_reports(table: list[dict], out: Path, ctx: dict | None = None) -> None:
+    """claims.md, claims.tex (the appendix), digest.tex (the PDF's first page), claims.json."""
     env = environment()
-    ctx = context(table)
-    write_text(out / "claims.md", env.get_template("claims.md.j2").render(ctx))
-    write_text(out / "claims.tex", env.get_template("claims.tex.j2").render(ctx))
+    ctx = context(table) if ctx is None else ctx
+    for name in ("claims.md", "claims.tex", "digest.tex"):
+        write_text(out / name, env.get_template(name + ".j2").render(ctx))
     write_json(out / "claims.json", table)
-
-
-def run_claims(df, out: Path, samples=None) -> int:
-    table = rows(evaluate(df, samples=samples))
-    write_reports(table, out)
-    print(console(table), end="")
-    ctx = context(table)
-    for s in SOURCES:
-        print(f"{s}: " + ", ".join(f"{n} {k}" for k, n in ctx["tally"][s].items()))
-    errors = [t for t in table if "error" in (t["paper_verdict"], t["reproduction_verdict"])]
-    for t in errors:
-        log.error("claim %s could not be evaluated: %s", t["id"], t["paper_why"] or t["reproduction_why"])
-    return 1 if errors else 0
-
-
-def configure(parser) -> None:
-    add_data_options(parser)
-
-
-def run(args) -> int:
-    out = prepare_out(args.out)  # checked before any work, cleared of a killed run's files
-    return run_claims(current(load_dir(args.data)), out, load_samples(args.data))

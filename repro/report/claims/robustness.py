@@ -8,9 +8,11 @@ reported as "holds under k of n choices" with the list (the stated analysis is o
   number belongs to the one metric it was computed from, so a number (~, in, any) is re-judged
   on its direction (every part changes the stated way); bounds, peaks, trends and tests are
   re-judged as stated.
-- Correlations: Pearson and Spearman, with and without the baseline, leaving out each level,
-  Pearson's exact permutation test, and the readings (other models, pooled): the stated
-  substance is the sign and significance at alpha.
+- Correlations: Pearson and Spearman, with and without the baseline, leaving out each pruned
+  level, Pearson's exact permutation test: the stated substance is the sign and significance
+  at alpha.
+Each analysis is one choice, counted once. A reading marked `context` (another model, the
+models pooled) is another claim's scope, not a choice: it is shown beside, never counted.
 A recorded value (a baseline score, a width, a count) has no analysis choice: no robustness.
 """
 
@@ -20,7 +22,9 @@ from dataclasses import replace
 
 import pandas as pd
 
-from repro.config.claims import NUMERIC_OPS, Claim, ClaimsFile
+from repro.config.claims import Claim, ClaimsFile
+from repro.report.claims.operators import HOLDS, operator
+from repro.report.claims.operators.numeric import hi, lo
 from repro.report.claims.quantities import (
     CHANGES,
     CORRELATIONS,
@@ -30,7 +34,6 @@ from repro.report.claims.quantities import (
     metric_of,
 )
 from repro.report.claims.significance import permutation_p
-from repro.report.claims.verdicts import hi, lo
 from repro.report.formatting import fmt_number
 
 
@@ -39,35 +42,54 @@ def _fmt(v, claim: Claim) -> str:
 
 
 def robustness(claim: Claim, reader, comp: Computed, assess, spec: ClaimsFile) -> dict | None:
-    """{'holds': k, 'of': n, 'choices': [{'choice', 'value', 'holds'}]}, or None when the claim
-    has no analysis choice. `assess(reader, claim)` -> (Computed, tests, holds, how)."""
+    """{'holds': k, 'of': n, 'choices': [{'choice', 'value', 'holds'}], 'context': [...]}, or
+    None when the claim has no analysis choice. `assess(reader, claim)` -> (Computed, tests,
+    Outcome)."""
     q = claim.quantity
+    choices = [r for r in claim.readings if not r.context]
+    context = [_try(r.label, claim, reader, assess, _variant(claim, r), own=True)
+               for r in claim.readings if r.context]
     if q.of in CORRELATIONS:
-        rows = _correlations(claim, reader, comp, assess, spec.alpha)
+        rows = _correlations(claim, reader, comp, assess, spec.alpha, choices)
     else:
         rows = [("as stated", _fmt(comp.value, claim), _holds(claim, comp, assess, reader))]
-        for reading in claim.readings:
-            variant = replace(claim, quantity=reading.apply(q), op=reading.op or claim.op)
-            rows.append(_try(reading.label, claim, reader, assess, variant, own=True))
+        for reading in choices:
+            rows.append(_try(reading.label, claim, reader, assess, _variant(claim, reading), own=True))
         rows += _metric_choices(claim, reader, assess, spec)
     if len(rows) < 2:
         return None
     k = sum(bool(ok) for _, _, ok in rows)
     return {"holds": k, "of": len(rows),
-            "choices": [{"choice": c, "value": v, "holds": ok} for c, v, ok in rows]}
+            "choices": [{"choice": c, "value": v, "holds": ok} for c, v, ok in rows],
+            "context": [{"choice": c, "value": v, "holds": ok} for c, v, ok in context]}
+
+
+def _variant(claim: Claim, reading) -> Claim:
+    stated = claim.stated if reading.stated is None else reading.stated
+    return replace(claim, quantity=reading.apply(claim.quantity), op=reading.op or claim.op,
+                   stated=stated)
 
 
 def _holds(claim, comp, assess, reader) -> bool:
-    return assess(reader, claim, comp=comp)[2]
+    return assess(reader, claim, comp=comp)[2].verdict == HOLDS
 
 
 def _try(label, claim, reader, assess, variant: Claim, own: bool):
     try:
-        comp, _, ok, _ = assess(reader, variant)
+        comp, _, outcome = assess(reader, variant)
     except NotRun as exc:
         return label, f"not in the data ({exc})", False
-    if not own and variant.op in ("~", "in", "any"):
+    ok = outcome.verdict == HOLDS
+    if not own and operator(variant.op).numeric and variant.op in ("~", "in", "any"):
         ok = _direction(claim, comp)
+    if claim.quantity.of in CORRELATIONS:  # the stated substance: sign and significance
+        from repro.config.claims import claims_file
+
+        c = comp.extra["correlation"]
+        sign = -1 if lo(claim.stated) < 0 or (claim.quantity.of == "pearson_p"
+                                              and c["pearson_r"] < 0) else 1
+        ok = c["pearson_r"] * sign > 0 and c["pearson_p"] < claims_file().alpha
+        return label, f"r = {c['pearson_r']:.3f}, p = {c['pearson_p']:.4f}, n = {c['n']}", ok
     return label, _fmt(comp.value, claim), ok
 
 
@@ -86,7 +108,7 @@ def _metric_choices(claim: Claim, reader, assess, spec: ClaimsFile) -> list[tupl
     tasks = as_list(q.task)
     if q.of not in (*CHANGES, "argmax_level", "argmin_level") or len(tasks) != 1:
         return []
-    if q.of == "value" and claim.op in NUMERIC_OPS:
+    if q.of == "value" and operator(claim.op).numeric:
         return []  # a recorded value belongs to its metric
     task = tasks[0]
     if task not in spec.choices:
@@ -105,7 +127,8 @@ def _metric_choices(claim: Claim, reader, assess, spec: ClaimsFile) -> list[tupl
     return rows
 
 
-def _correlations(claim: Claim, reader, comp: Computed, assess, alpha: float) -> list[tuple]:
+def _correlations(claim: Claim, reader, comp: Computed, assess, alpha: float,
+                  readings) -> list[tuple]:
     from repro.report.analysis import _pearson
 
     if claim.quantity.of == "pearson_p":  # a p-value's claim: the sign of the r it belongs to
@@ -139,11 +162,11 @@ def _correlations(claim: Claim, reader, comp: Computed, assess, alpha: float) ->
         r, _ = stat(pts)
         out.append(("Pearson, exact permutation test", f"r = {r:.3f}, p = {perm:.4f}",
                     r * sign > 0 and perm < alpha))
-    for lv in sorted({p[1] for p in pts}):
+    for lv in sorted({p[1] for p in pts} - {0.0}):  # without 0%: "without the baseline" above
         r, p = stat([x for x in pts if x[1] != lv])
         label, value, ok = row(f"Pearson, without {lv:g}%", r, p)
         out.append((label, value.replace(", n", f", n = {len(pts) - sum(x[1] == lv for x in pts)}"), ok))
-    for reading in claim.readings:
+    for reading in readings:
         variant = replace(claim, quantity=reading.apply(claim.quantity))
         try:
             vc = assess(reader, variant)[0]

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from repro.config.task_sizes import task_sizes
-from repro.report.claims.quantities import Part, Reader, change
+from repro.report.claims.quantities import LOWER_SCORES, Part, Reader, change
 
 Z = 1.959963984540054  # the normal 97.5% quantile
 
@@ -46,11 +46,23 @@ class Test:
     n: int | None = None
     label: str = ""           # which part of the claim
     effect: float | None = None
-    worse: bool | None = None  # the change goes the bad way (for the dichotomy's tests)
+    se: float | None = None   # standard error of the effect, in the claim's unit
+    ci_equiv: tuple[float, float] | None = None  # the (1 - 2 alpha) interval equivalence reads
+    points: float | None = None  # 1 claim unit in score points (x100), where the score is a share
+    worse: bool | None = None  # a comparison of two changes: the first is the worse one
 
     def to_dict(self) -> dict:
         return {"test": self.test, "p_value": _round(self.p), "ci95": None if self.ci is None
-                else [_round(self.ci[0]), _round(self.ci[1])], "n": self.n, "part": self.label}
+                else [_round(self.ci[0]), _round(self.ci[1])], "n": self.n, "part": self.label,
+                "effect": _round(self.effect)}
+
+    def detectable(self, alpha: float, power: float) -> float | None:
+        """The smallest change (claim's unit) this test finds with the given power at alpha."""
+        if self.se is None:
+            return None
+        from scipy.special import ndtri
+
+        return float((ndtri(1 - alpha / 2) + ndtri(power)) * self.se)
 
 
 def _round(v):
@@ -63,10 +75,12 @@ def _sf(stat: float, dof: float) -> float:
     return float(ndtr(-abs(stat)) if math.isinf(dof) else stdtr(dof, -abs(stat)))
 
 
-def quantile(dof: float) -> float:
-    from scipy.special import stdtrit
+def quantile(dof: float, level: float = 0.975) -> float:
+    from scipy.special import ndtri, stdtrit
 
-    return Z if math.isinf(dof) else float(stdtrit(dof, 0.975))
+    if math.isinf(dof):
+        return Z if level == 0.975 else float(ndtri(level))
+    return float(stdtrit(dof, level))
 
 
 def estimate(r: Reader, model, task, metric, filt, level, criterion="maw", variant="") -> Estimate:
@@ -151,35 +165,56 @@ def fieller(num: Estimate, den: Estimate, q: float) -> tuple[float, float] | Non
     return lo, hi
 
 
-def compare(base: Estimate, lev: Estimate, kind: str, scale: float, label: str = "") -> Test:
-    """Test a pruned level against the baseline; interval of the effect in the claim's unit."""
-    if base.se is None or lev.se is None:
-        return Test(f"not testable: {base.why or lev.why}", label=label)
+def compare(base: Estimate, lev: Estimate, kind: str, scale: float, label: str = "",
+            alpha: float = 0.05, share: bool = False) -> Test:
+    """Test a level against the reference (the baseline); interval of the effect in the claim's
+    unit, 95% and (1 - 2 alpha) for equivalence, and the effect's standard error (delta
+    method). share: the score is a share (0..1), so a change also reads in points."""
     effect = change(kind, lev.value, base.value) * scale
+    if base.se is None or lev.se is None:
+        return Test(f"not testable: {base.why or lev.why}", label=label, effect=effect)
     if kind == "value":
         q = quantile(lev.dof)
         return Test(f"estimate ({lev.how})", None, ((lev.value - q * lev.se) * scale,
                                                     (lev.value + q * lev.se) * scale),
-                    lev.n, label, effect)
+                    lev.n, label, effect, se=lev.se * scale)
     diff, se = lev.value - base.value, math.hypot(base.se, lev.se)
     dof = _welch([base.se, lev.se], [base.dof, lev.dof])
-    q = quantile(dof)
+    q, q_equiv = quantile(dof), quantile(dof, 1 - alpha)
     p = 2 * _sf(diff / se, dof) if se > 0 else (1.0 if diff == 0 else 0.0)
     kind_name = "two-sample z" if math.isinf(dof) else f"Welch t (dof {dof:.1f})"
     test = f"{kind_name}, unpaired, approximate ({lev.how})"
     if kind == "abs_change":
         ci = ((diff - q * se) * scale, (diff + q * se) * scale)
+        equiv = ((diff - q_equiv * se) * scale, (diff + q_equiv * se) * scale)
+        se_effect, points = se * scale, (100.0 / scale if share else None)
     else:
-        ratio = fieller(lev, base, q)
+        ratio, ratio_equiv = fieller(lev, base, q), fieller(lev, base, q_equiv)
         ci = None if ratio is None else tuple(change(kind, x, 1.0) * scale for x in ratio)
-    return Test(test, p, ci, lev.n, label, effect)
+        equiv = None if ratio_equiv is None else tuple(change(kind, x, 1.0) * scale
+                                                       for x in ratio_equiv)
+        # delta method: d(lev/base) = dlev/base - lev dbase/base^2
+        se_effect = 100.0 * scale * math.hypot(lev.se, lev.value / base.value * base.se) / abs(base.value)
+        points = abs(base.value) / scale if share else None  # 1% of the reference in points
+    return Test(test, p, ci, lev.n, label, effect, se_effect, equiv, points)
 
 
-def part_test(r: Reader, part: Part) -> Test:
-    """The part's level against its baseline (a baseline value: its own interval)."""
-    base = part_estimate(r, part, 0.0)
-    lev = base if part.level == 0 else part_estimate(r, part, part.level)
-    return compare(base, lev, part.kind, part.scale, part.label)
+def part_test(r: Reader, part: Part, alpha: float = 0.05) -> Test:
+    """The part's level against its reference level (the baseline, or the level the quantity
+    names); a value at the reference: its own interval."""
+    ref = part.reference
+    base = part_estimate(r, part, ref)
+    lev = base if part.level == ref else part_estimate(r, part, part.level)
+    return compare(base, lev, part.kind, part.scale, part.label, alpha, share(part))
+
+
+def share(part: Part) -> bool:
+    """Whether the part's scores are shares (benchmark accuracies, 0..1): a change then also
+    reads in points."""
+    from repro.config.metrics import metrics
+
+    cols = metrics().columns
+    return bool(part.cells) and all(t in cols and m not in LOWER_SCORES for t, m, _ in part.cells)
 
 
 def peak_test(r: Reader, part: Part) -> Test:
@@ -208,7 +243,7 @@ def correlation_test(points: list[tuple], c: dict, kind: str) -> Test:
     perm = permutation_p([x for *_, x, _ in points], [y for *_, y in points]) if n <= 8 else None
     if perm is not None and kind != "spearman_rho":
         name += f"; exact permutation p = {perm:.4f}"
-    return Test(f"{name}, Fisher 95% interval", p, ci, n)
+    return Test(f"{name}, Fisher 95% interval", p, ci, n, effect=r)
 
 
 def permutation_p(x: list[float], y: list[float]) -> float | None:

@@ -1,8 +1,9 @@
 """Loaded by the fault-injection tests' subprocesses (PYTHONPATH): counts the file-system
 changes a stage makes under REPRO_FAULT_ROOTS (os.replace, rename, fsync, unlink, mkdir,
-rmdir, open for writing) and SIGKILLs the process just before the REPRO_FAULT_KILL_AT-th one,
-or fails it with ENOSPC (REPRO_FAULT_ENOSPC_AT); REPRO_FAULT_COUNT_FILE receives the count at
-exit, REPRO_FAULT_LOG one line per event (index, call, path). Inert when none is set."""
+rmdir, open for writing) and SIGKILLs the process just before the REPRO_FAULT_KILL_AT-th one
+(or sends it REPRO_FAULT_SIGNAL instead: TERM, INT), or fails it with ENOSPC
+(REPRO_FAULT_ENOSPC_AT); REPRO_FAULT_COUNT_FILE receives the count at exit, REPRO_FAULT_LOG
+one line per event (index, call, path). Inert when none is set."""
 
 import os
 
@@ -13,6 +14,7 @@ if _ROOTS:
     import signal
 
     _KILL = int(os.environ.get("REPRO_FAULT_KILL_AT") or 0)
+    _SIGNAL = getattr(signal, "SIG" + (os.environ.get("REPRO_FAULT_SIGNAL") or "KILL"))
     _NOSPC = int(os.environ.get("REPRO_FAULT_ENOSPC_AT") or 0)
     _COUNT = os.environ.get("REPRO_FAULT_COUNT_FILE")
     _LOG = os.environ.get("REPRO_FAULT_LOG")
@@ -45,7 +47,7 @@ if _ROOTS:
             with open(_LOG, "a") as f:
                 f.write(f"{_n[0]}\t{name}\t{_path_of(arg)}\n")
         if _n[0] == _KILL:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), _SIGNAL)
         if _NOSPC and _n[0] >= _NOSPC and name in ("write", "fsync", "open"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), _path_of(arg))
 
