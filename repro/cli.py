@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 
@@ -111,8 +112,17 @@ def main(argv: list[str] | None = None) -> int:
 def _sigterm_as_interrupt():
     """SIGTERM (SLURM's warning before its kill, `docker stop`) unwinds like Ctrl-C: claims are
     released, temporary files removed, and one line says what was kept. Returns the handler
-    it replaced (None: not the main thread, where the caller's own handling stays)."""
+    it replaced (None: not the main thread, where the caller's own handling stays). A process
+    forked from this one (lm-eval's bootstrap pool) dies of SIGTERM as by default: its pool
+    terminates its idle workers so, and a worker that unwound instead could leave the pool's
+    queue lock held, and the stage hung (found by the rehearsal)."""
+    owner = os.getpid()
+
     def handler(signum, frame):
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         raise Terminated()
 
     try:
