@@ -72,9 +72,10 @@ print(worker.exitcode)
 
 @pytest.mark.light
 def test_sigterm_stops_a_forked_worker_as_by_default():
-    """The SIGTERM handler unwinds the kit's own process only: a forked worker dies of the
-    signal (exit -15) as multiprocessing expects, never unwinds (an unwinding pool worker left
-    the pool's queue lock held and lm-eval's bootstrap hung the stage; found by the rehearsal)."""
+    """The SIGTERM handler unwinds the kit's own process only: a forked worker has the default
+    back and dies of the signal (exit -15) as multiprocessing expects (with the handler, a pool
+    worker blocked on a lock never stopped, or unwound holding the pool's queue lock, and
+    lm-eval's bootstrap hung the stage; found by the rehearsal)."""
     run = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
