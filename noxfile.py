@@ -229,4 +229,21 @@ def smollm2(session: nox.Session) -> None:
     repro(session, "pipeline", "--profile", "smollm2", "--out", "build/smollm2", *session.posargs)
 
 
-# ---- end of smoke and smollm2
+# ---- the paper's effective settings checked end to end on a CPU ----
+
+
+@nox.session
+def rehearsal(session: nox.Session) -> None:
+    """Every stage of the paper profile on a CPU, offline, in minutes: tiny random models under
+    the paper's names and stand-in documents behind the 13 tasks' real lm-eval configurations
+    (`python -m repro rehearsal`); everything under build/rehearsal/, marked REHEARSAL."""
+    install(session, "run")
+    repro(session, "rehearsal", *session.posargs)
+
+
+@nox.session
+def published(session: nox.Session) -> None:
+    """The paper's three Hub checkpoints (models.yaml `published`) against the kit's prune of
+    their base models, tensor by tensor (needs the Hub and HF_TOKEN for the gated bases)."""
+    install(session, "run")
+    repro(session, "published", *session.posargs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 
@@ -37,6 +38,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("repro.report.analysis", "relative changes and correlations from the tidy data"),
     "claims": ("repro.report.claims", "check every numeric claim of the paper against the data"),
     "tables": ("repro.report.render", "regenerate LaTeX tables, figures and the claims report"),
+    # issue 18: the paper's published checkpoints, and the dress rehearsal of the paper profile
+    "published": ("repro.ops.published", "check the paper's Hub checkpoints against the kit's prune"),
+    "rehearsal": ("repro.rehearsal.cli", "the whole paper profile on a CPU with tiny models, offline"),
 }
 QUIET = ("-q", "--quiet")
 HELP = {"-h", "--help"}
@@ -105,17 +109,37 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _default_in_child() -> None:
+    if signal.getsignal(signal.SIGTERM) is _raise_terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _sigterm_as_interrupt():
     """SIGTERM (SLURM's warning before its kill, `docker stop`) unwinds like Ctrl-C: claims are
     released, temporary files removed, and one line says what was kept. Returns the handler
-    it replaced (None: not the main thread, where the caller's own handling stays)."""
-    def handler(signum, frame):
-        raise Terminated()
+    it replaced (None: not the main thread, where the caller's own handling stays).
 
+    In the kit's own process only: a process forked from it (lm-eval's bootstrap pool) gets
+    SIGTERM's default back at the fork, so its pool's terminate() stops it at once, as
+    multiprocessing expects. With the handler inherited, a worker blocked on a lock never
+    ran it and never stopped, or unwound with the pool's queue lock held, and the stage hung
+    (found by the rehearsal)."""
+    global _AT_FORK
     try:
-        return signal.signal(signal.SIGTERM, handler)
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:
         return None
+    if not _AT_FORK:
+        os.register_at_fork(after_in_child=_default_in_child)
+        _AT_FORK = True
+    return previous
+
+
+_AT_FORK = False  # the fork hook is registered once per process
 
 
 def _resume(cmd: str, args: argparse.Namespace) -> str:

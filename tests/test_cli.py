@@ -50,3 +50,33 @@ def test_every_command_help_in_a_fresh_interpreter():
         r = subprocess.run([sys.executable, "-m", "repro", command, "--help"],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and f"usage: repro {command}" in r.stdout, (command, r.stderr)
+
+
+FORKED = """
+import multiprocessing, os, signal, time
+from repro.cli import _sigterm_as_interrupt
+_sigterm_as_interrupt()
+ctx = multiprocessing.get_context("fork")  # as lm-eval's bootstrap pool forks its workers
+ready = ctx.Event()
+def idle():
+    ready.set()
+    time.sleep(60)
+worker = ctx.Process(target=idle)
+worker.start()
+ready.wait(30)
+os.kill(worker.pid, signal.SIGTERM)  # what a pool's terminate() sends its workers
+worker.join(60)
+print(worker.exitcode)
+"""
+
+
+@pytest.mark.light
+def test_sigterm_stops_a_forked_worker_as_by_default():
+    """The SIGTERM handler unwinds the kit's own process only: a forked worker has the default
+    back and dies of the signal (exit -15) as multiprocessing expects (with the handler, a pool
+    worker blocked on a lock never stopped, or unwound holding the pool's queue lock, and
+    lm-eval's bootstrap hung the stage; found by the rehearsal)."""
+    run = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "-15" and "Terminated" not in run.stderr, run.stderr[-2000:]

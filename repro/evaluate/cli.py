@@ -39,12 +39,12 @@ def add_run_options(p: argparse.ArgumentParser, *, models_help: str, levels_help
     p.add_argument("--limit", type=options.limit,
                    help="documents per task, or a fraction in (0, 1) (tests only; recorded)")
     p.add_argument("--batch-size", type=batch_size,
-                   help="'auto' (default on GPU, as the paper) or a number (default 8 on CPU); "
-                        "a task's own batch_size in suites.yaml wins")
+                   help="a number, 'auto' or 'auto:N' (default: evaluation.yaml's, 1: what the "
+                        "paper's code effectively ran); a task's own batch_size in suites.yaml wins")
     p.add_argument("--max-batch-size", type=options.positive_int, default=64,
                    help="the largest size 'auto' tries (lm-eval's default: 64)")
     p.add_argument("--max-length", type=options.positive_int,
-                   help="lm-eval context length (default: models.yaml)")
+                   help="lm-eval context length (default: the model's own, models.yaml)")
     p.add_argument("--bootstrap-iters", type=options.non_negative_int, default=100000,
                    help="lm-eval stderr bootstrap resamples (its default, as the paper)")
     p.add_argument("--seed", type=options.seed, default=0, help="seed of the 'random' criterion")

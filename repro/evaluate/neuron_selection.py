@@ -1,7 +1,7 @@
 """Stage 00, neuron selection: which criterion keeps the model best at 10% pruning.
 
-    python -m repro neuron-selection                                  # Llama-3.2-1B, bfloat16
-    python -m repro neuron-selection --dtype float16                  # the paper's setting
+    python -m repro neuron-selection                                  # Llama-3.2-1B, float16 (the paper's)
+    python -m repro neuron-selection --dtype bfloat16                 # the main runs' dtype
     python -m repro neuron-selection --models smollm2-135m-instruct   # the CPU smoke model
 
 Defaults from repro/config/neuron_selection.yaml: the paper's maw, vow, pon, plus random (a
@@ -10,10 +10,11 @@ hybrid (repro/prune/hybrid.py), each at 10%, and the
 unpruned baseline (level 0, recorded as maw); the `neuron_selection` suite (wikitext,
 lambada_openai, boolq, piqa; 0-shot), or the model's own `selection_suite` (models.yaml).
 
-dtype: the paper ran this stage in float16, in which WikiText perplexity overflowed to inf in a
-rerun; its main runs used bfloat16. Default here: the model's dtype from models.yaml (bfloat16
-for Llama); `--dtype float16` is the paper-compatible mode. The dtype is the cell's variant in
-the tidy data (fp16, bf16, fp32), so runs in several dtypes sit side by side.
+dtype: the paper ran this stage in float16 (notebook 00), its main runs in bfloat16; in float16
+WikiText perplexity overflowed to inf in a later rerun. Default here: the model's
+`selection_dtype` from models.yaml (float16 for the Llama models: the paper's), else its dtype;
+`--dtype bfloat16` runs it as the main runs. The dtype is the cell's variant in the tidy data
+(fp16, bf16, fp32), so runs in several dtypes sit side by side.
 Calibration text for 'activation' and 'hybrid': --calibration FILE, else docstrings of Python standard-library
 modules (ships with Python, offline; repro/evaluate/tasks/text.py), hashed into the record.
 Cells are those of `repro evaluate` (same lm-eval stage on the grid executor, resumable,
@@ -53,8 +54,9 @@ def neuron_selection(grid: GridOptions = DEFAULT, lm: LmEvalOptions = DEFAULT_LM
     """Each criterion at 10% beside the unpruned model, per model; a summary table per model.
 
     grid: models, levels and criteria default to repro/config/neuron_selection.yaml's; the dtype
-    (default: each model's own) names the cells' variant (fp16, bf16, fp32); lm: the lm-eval
-    options (the suite: the model's `selection_suite`, else the stage's).
+    (default: each model's `selection_dtype`, else its dtype) names the cells' variant (fp16,
+    bf16, fp32); lm: the lm-eval options (the suite: the model's `selection_suite`, else the
+    stage's).
     """
     from repro.core.atomicio import write_text
     from repro.evaluate.stage import run_lm_eval
@@ -64,7 +66,8 @@ def neuron_selection(grid: GridOptions = DEFAULT, lm: LmEvalOptions = DEFAULT_LM
                        criteria=grid.criteria or ns.criteria,
                        suite_of=lambda spec: spec.selection_suite or ns.suite,
                        levels_of=lambda spec: list(grid.levels or ns.levels),
-                       variants_of=lambda spec, dtype: [Variant(dtype=TAGS[dtype])])
+                       variants_of=lambda spec, dtype: [Variant(dtype=TAGS[dtype])],
+                       dtype_of=lambda spec: spec.selection_dtype or spec.dtype)
     report = run_lm_eval(plans, grid, lm)
     if not grid.dry_run:
         for p in plans:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.config import models, suites
+from repro.config.evaluation import evaluation
 from repro.core import pruning
 from repro.core.errors import ReproError
 from repro.core.pruning import PAPER_TIE_BREAK, UNIFORM, Allocation
@@ -34,9 +35,10 @@ BATCH_SIZE = re.compile(r"auto(:[1-9]\d*)?|[1-9]\d*")
 class LmEvalOptions:
     """The options of the stages that run lm-eval. suite: a suite of suites.yaml (None: each
     model's own); tasks: only these tasks of it; limit: documents per task, or a fraction in
-    (0, 1) (tests only; recorded); batch_size: 'auto', 'auto:N' or a number (None: auto on a GPU,
-    8 on a CPU; a task's own in suites.yaml wins); max_batch_size: the largest size 'auto' tries;
-    max_length: lm-eval's context length (None: models.yaml's); bootstrap_iters: lm-eval's stderr
+    (0, 1) (tests only; recorded); batch_size: 'auto', 'auto:N' or a number (None: evaluation.yaml's,
+    1: what the paper's code effectively ran; a task's own in suites.yaml wins); max_batch_size:
+    the largest size 'auto' tries; max_length: lm-eval's context length (None: the model's own,
+    models.yaml's); bootstrap_iters: lm-eval's stderr
     resamples; seed: of the 'random' criterion; calibration: a UTF-8 text for activation, hybrid
     and owl (None: Python stdlib docstrings), cut into calibration_samples windows of 512 tokens."""
 
@@ -64,14 +66,13 @@ class LmEvalOptions:
             raise ReproError(f"limit {self.limit}: a fraction in (0, 1) or a whole number of documents")
 
 
-DEFAULT_LM = LmEvalOptions()  # lm-eval's defaults, as the paper ran them
+DEFAULT_LM = LmEvalOptions()  # the paper's effective settings (repro/config/evaluation.yaml)
 
 
 def default_batch_size(device: str) -> str:
-    """The batch size when none is given: 'auto' on a GPU, 8 on a CPU (the estimate reads it)."""
-    from repro.core.options import is_cuda
-
-    return "auto" if is_cuda(device) else "8"
+    """The batch size when none is given, on every device: the paper's effective 1
+    (evaluation.yaml; the estimate reads it to price the paper setting)."""
+    return evaluation().batch_size
 
 
 @dataclass
@@ -125,7 +126,7 @@ class Settings:
         """The settings of a run (the device resolved: a GPU when there is one for 'auto')."""
         from repro.runtime.device import resolve
 
-        device = resolve(grid.device)
+        device = resolve(grid.device)  # the default batch size is the same on every device
         return cls(device=device, batch_size=lm.batch_size or default_batch_size(device),
                    limit=lm.limit, bootstrap_iters=lm.bootstrap_iters, max_length=lm.max_length,
                    seed=lm.seed, calibration=lm.calibration,
@@ -137,7 +138,7 @@ class Settings:
         out = {"limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
                "max_length": self.max_length or spec.max_length, "dtype": dtype,
                "revision": spec.revision, "seeds": SEEDS, "random_criterion_seed": self.seed,
-               "tie_break": self.tie_break}
+               "tie_break": self.tie_break, **evaluation().cell_settings()}
         if task is not None:  # scores can move with the batch size (repro/evaluate/batch.py)
             out["batch_size"] = requested(task, self.batch_size)
             if is_auto(out["batch_size"]):
@@ -171,10 +172,13 @@ def make_plans(grid: GridOptions, lm: LmEvalOptions, *, stage: str, default_mode
                variants_of: Callable[[models.ModelSpec, str], list[Variant]],
                allocations: Sequence[Allocation] = (UNIFORM,),
                pairs: Sequence[tuple[str, Allocation]] | None = None,
-               task_of: Callable[[models.ModelSpec, str], str] | None = None) -> list[ModelPlan]:
+               task_of: Callable[[models.ModelSpec, str], str] | None = None,
+               dtype_of: Callable[[models.ModelSpec], str] = lambda spec: spec.dtype,
+               ) -> list[ModelPlan]:
     """Validate every model, suite, task, level, variant and criterion; no weights are loaded.
     `criteria` x `allocations` are the rows unless `pairs` names them; `task_of(spec, suite)`:
-    the one task a stage measures of the suite (None: the suite's, or lm.tasks)."""
+    the one task a stage measures of the suite (None: the suite's, or lm.tasks); `dtype_of`:
+    a model's dtype when --dtype is not given (neuron selection: its `selection_dtype`)."""
     rows = [(pruning.criterion(c), a) for c, a in pairs] if pairs is not None else [
         (pruning.criterion(c), a) for a in dict.fromkeys(allocations) for c in dict.fromkeys(criteria)]
     plans = []
@@ -187,7 +191,7 @@ def make_plans(grid: GridOptions, lm: LmEvalOptions, *, stage: str, default_mode
         if task_of is not None:
             one = task_of(spec, suite)
             tasks = [t for t in tasks if t.name == one]
-        dtype = grid.dtype or spec.dtype
+        dtype = grid.dtype or dtype_of(spec)
         variants = [v.replace(tie_break=grid.tie_break) for v in variants_of(spec, dtype)]
         plans.append(ModelPlan(spec, tasks, levels_of(spec), rows, variants, stage=stage, dtype=dtype))
     for p in plans:

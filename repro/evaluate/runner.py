@@ -4,9 +4,11 @@ stage that calls it: stage.py).
 How a task is run (the paper's setting, made explicit):
 - lm-eval's Python API (`simple_evaluate`) on the in-memory model, one call per task with that
   task's own few-shot count (a global num_fewshot is ignored or overrides silently otherwise);
-- fixed max_length (the model's, from models.yaml: lm-eval would otherwise take 131072 from the
-  Llama config), fixed seeds (lm-eval's defaults, recorded), batch_size "auto" on GPU unless a
-  task fixes its own; the size "auto" resolved to is recorded per cell (batch.py);
+- the HFLM built in one place (hflm.py) with the paper's effective settings, each explicit:
+  batch size 1, max_length the model's own (models.yaml: the config's max_position_embeddings),
+  no BOS, no truncation; fixed seeds (lm-eval's defaults, recorded); a task's own batch size
+  where suites.yaml sets one; what "auto" resolved to is recorded per cell (batch.py);
+- each dataset loaded once per process (datasets_once.py), not once per cell;
 - no answer cache (lm-eval keys it by request only, not by model: a shared cache would hand one
   configuration another's answers); samples kept as a gzipped JSONL attachment.
 """
@@ -24,7 +26,8 @@ from typing import Any
 from repro.config import suites
 from repro.core.canonical import sha256_json
 from repro.core.errors import ReproError
-from repro.evaluate.batch import is_auto
+from repro.evaluate import hflm
+from repro.evaluate.datasets_once import datasets_once
 from repro.evaluate.plan import SEEDS, Settings
 
 log = logging.getLogger("repro.evaluate")
@@ -104,7 +107,7 @@ def env_info_once():
 def run_task(lm, task: suites.TaskSpec, tm, *, chat: bool, settings: Settings) -> dict:
     import lm_eval
 
-    with env_info_once():
+    with env_info_once(), datasets_once():
         return lm_eval.simple_evaluate(
             model=lm, tasks=[task.name], num_fewshot=task.shots, task_manager=tm,
             limit=settings.limit, bootstrap_iters=settings.bootstrap_iters, log_samples=True,
@@ -141,9 +144,7 @@ def lm_eval_record(raw: dict) -> dict:
 
 
 def _hflm(model, tokenizer, settings: Settings, max_length: int):
-    """The in-memory model as lm-eval's HFLM (one per pruned model)."""
-    from lm_eval.models.huggingface import HFLM
-
-    bs = settings.batch_size  # each task sets its own before it runs (batch.BatchSizes)
-    return HFLM(pretrained=model, tokenizer=tokenizer, max_length=max_length,
-                batch_size=bs if is_auto(bs) else int(bs), max_batch_size=settings.max_batch_size)
+    """The in-memory model as lm-eval's HFLM (one per pruned model; each task sets its own
+    batch size before it runs: batch.BatchSizes)."""
+    return hflm.build(model, tokenizer, batch_size=settings.batch_size, max_length=max_length,
+                      max_batch_size=settings.max_batch_size)

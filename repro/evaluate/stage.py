@@ -8,7 +8,9 @@ How a cell is run (the paper's setting, made explicit):
   allocation is a named variant of a cell (`owl`, `spare3`; after `chat` where there is one),
   its per-layer widths from repro.prune.allocator and its inputs in the cell's settings;
 - lm-eval's Python API on the in-memory model, one call per task with that task's own few-shot
-  count, fixed max_length and seeds, batch size as asked (runner.py says how and why).
+  count, the HFLM's settings the paper's effective ones (hflm.py), fixed seeds, batch size as
+  asked (runner.py says how and why); a cell an older kit wrote without a setting it did not
+  yet record keeps the value it implicitly had (hflm.recorded).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from repro.core import pruning
 from repro.core.errors import ReproError
 from repro.core.pruning import UNIFORM, Allocation
 from repro.core.variant import Variant
-from repro.evaluate import runner
+from repro.evaluate import hflm, runner
 from repro.evaluate.plan import (
     DEFAULT_LM,
     SEEDS,
@@ -108,6 +110,9 @@ class LmEvalStage(GridStage):
                 sensitivity=lambda crit: layer_sensitivity(root, plan.spec.name, crit,
                                                            plan.spec.num_layers or 0, settings.tie_break))
         self.allocators = {name: allocator(p) for name, p in self.plans.items()}
+
+    def recorded(self, record: dict):
+        return hflm.recorded(record, hflm.BATCHED)
 
     def allocation_settings(self, plan: ModelPlan, criterion: str, a: Allocation) -> dict | None:
         """What an allocation cell's numbers depend on (None for uniform)."""
@@ -202,8 +207,8 @@ class LmEvalStage(GridStage):
             prov = provenance(
                 host_info(settings.device), stage=plan.stage, model=plan.spec.record(),
                 source=loaded.source, dtype=plan.dtype, max_length=loaded.max_length,
-                batch_size=sizes.record(), apply_chat_template=chat, fewshot_as_multiturn=False,
-                system_instruction=None, seeds=SEEDS, limit=settings.limit,
+                batch_size=sizes.record(), hflm=hflm.effective(lm), apply_chat_template=chat,
+                fewshot_as_multiturn=False, system_instruction=None, seeds=SEEDS, limit=settings.limit,
                 bootstrap_iters=settings.bootstrap_iters, use_cache=None,
                 nltk_punkt_tab_stub=stub_active(), seconds=round(elapsed, 2),
                 lm_eval=runner.lm_eval_record(raw))

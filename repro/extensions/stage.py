@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from repro.core import pruning
-from repro.evaluate import runner
+from repro.evaluate import hflm, runner
 from repro.evaluate.plan import SEEDS, ModelPlan, Settings, calibration_for
 from repro.grid.executor import GridStage, Group, Job, Measured
 from repro.results import cells as cellio
@@ -65,6 +65,9 @@ class SensitivityStage(GridStage):
                                   "tie_break": self.settings.tie_break}
             self.by_criterion[key] = runner._jsonable(out)
         return self.by_criterion[key]
+
+    def recorded(self, record: dict):
+        return hflm.recorded(record, hflm.UNBATCHED)
 
     def jobs(self) -> list[Job]:
         return [Job(c, self.cell_settings(p, c.criterion), p.spec.identity)

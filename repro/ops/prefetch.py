@@ -62,9 +62,17 @@ def fetch_punkt() -> str:
     return str(nltk.data.find(PUNKT))
 
 
-def main() -> int:
+def write_marker(cache: Path, tasks: list[str], punkt: str) -> Path:
+    """The record `repro preflight` reads: these tasks' datasets and punkt_tab are cached."""
     import importlib.metadata as md
 
+    marker = {"tasks": tasks, "punkt_tab": punkt,
+              "lm_eval": md.version("lm_eval"), "datasets": md.version("datasets")}
+    (cache / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+    return cache / MARKER
+
+
+def main() -> int:
     cache = datasets_cache()
     cache.mkdir(parents=True, exist_ok=True)
     # the datasets' raw files beside their prepared copies, not in HF_HOME (the model cache)
@@ -72,9 +80,7 @@ def main() -> int:
     tasks = paper_tasks()
     fetch_datasets(tasks)
     punkt = fetch_punkt()
-    marker = {"tasks": tasks, "punkt_tab": punkt,
-              "lm_eval": md.version("lm_eval"), "datasets": md.version("datasets")}
-    (cache / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+    write_marker(cache, tasks, punkt)
     print(f"prefetched {len(tasks)} tasks' datasets into {cache} and punkt_tab into {punkt}")
     return 0
 

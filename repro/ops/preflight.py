@@ -196,7 +196,14 @@ def run_checks(models: list[str], results: Path, probes: Probes, *,
                                             probes.disk_free, probes.same_disk),
                          f"about {need_results + need_cache:.0f} GB needed"))
 
-    if "hf" not in skip:
+    if "hf" not in skip and hub.offline():  # as the stages: cached weights need no token
+        gated = [s for s in specs if s.gated and s.hf_id]
+        missing = [s.hf_id for s in gated if not probes.weights_cached(s.hf_id, s.revision)]
+        out.append(Check("hf-offline", (f"HF_HUB_OFFLINE is set and {', '.join(missing)} "
+                                        "not in the model cache: mount a cache that holds it "
+                                        "(HF_HOME), or unset HF_HUB_OFFLINE") if missing else None,
+                         "offline, every gated model's weights cached (no token needed)"))
+    elif "hf" not in skip:
         gated = [s for s in specs if s.gated and s.hf_id]
         token = probes.token() if gated else None
         problem = check_token(token, [s.hf_id for s in gated])

@@ -43,6 +43,8 @@ def rel_band(df: pd.DataFrame, model: str, tasks: list[str], source: str = "pape
     if 0.0 not in levels:
         return pd.DataFrame(columns=["change", "lo", "hi"], dtype=float)
     base = combined([estimate(r, model, t, m, f, 0.0, criterion, variant) for t, m, f in cells])
+    if base.value == 0:  # a relative change is undefined (a rehearsal's stand-in gsm8k at 0)
+        return pd.DataFrame(columns=["change", "lo", "hi"], dtype=float)
     for lv in levels:
         est = combined([estimate(r, model, t, m, f, lv, criterion, variant) for t, m, f in cells])
         if math.isnan(est.value):

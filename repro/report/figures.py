@@ -15,6 +15,7 @@ import pandas as pd
 
 from repro.config.metrics import metrics
 from repro.config.report import report
+from repro.core import rehearsal
 from repro.core.atomicio import write_bytes
 from repro.report.analysis import correlation
 from repro.report.confounds import checkpoint_levels
@@ -54,10 +55,14 @@ class _Figures:
         return fig, fig.subplots(nrows, ncols, **kw)
 
 
-def save(fig, path: Path) -> list[Path]:
-    """Write path.pdf and path.png, each atomically, with no timestamps or software versions."""
+def save(fig, path: Path, mark: str = "") -> list[Path]:
+    """Write path.pdf and path.png, each atomically, with no timestamps or software versions;
+    `mark` (a rehearsal's) across the figure."""
     import io
 
+    if mark:
+        fig.text(0.5, 0.5, mark, ha="center", va="center", rotation=30, fontsize=40,
+                 color="red", alpha=0.35)
     out = []
     for suffix, metadata in ((".pdf", {"CreationDate": None, "ModDate": None,
                                        "Producer": "repro", "Creator": "repro"}),
@@ -236,12 +241,14 @@ def draw_all(df: pd.DataFrame, out: Path) -> list[Path]:
 
     plt = _Figures()
     written = []
+    mark = rehearsal.MARK if df.run_id.map(rehearsal.is_rehearsal_run).any() else ""
     for name, draw in (("dichotomy", dichotomy), ("mmlu-truthfulqa", mmlu_truthfulqa),
                        ("efficiency", efficiency), ("neuron-selection", neuron_selection)):
         fig = draw(plt, df)
-        written += save(fig, out / name)
+        written += save(fig, out / name, mark)
     for model in per_model.dichotomy_models(df):  # every other model: a figure of its own
-        written += save(dichotomy(plt, df, {model: display_name(model)}), out / slug(f"dichotomy-{model}"))
+        written += save(dichotomy(plt, df, {model: display_name(model)}),
+                        out / slug(f"dichotomy-{model}"), mark)
     for model in extensions.sensitivity_models(df):
-        written += save(extensions.heat_map(plt, df, model), out / slug(f"sensitivity-{model}"))
+        written += save(extensions.heat_map(plt, df, model), out / slug(f"sensitivity-{model}"), mark)
     return written

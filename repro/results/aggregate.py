@@ -99,8 +99,12 @@ def _shots(cell: Cell, payload: dict) -> float | None:
     shots = payload.get("n-shot", {})
     if cell.task in shots:
         return values.problem("n_shot", shots[cell.task])[0]
-    subs = {values.problem("n_shot", v)[0] for k, v in shots.items()
-            if k in payload.get("group_subtasks", {}).get(cell.task, [])}
+    groups = payload.get("group_subtasks", {})
+
+    def leaves(name: str) -> list[str]:  # mmlu -> mmlu_stem -> mmlu_anatomy (found by the rehearsal)
+        return [x for sub in groups.get(name, []) for x in (leaves(sub) if sub in groups else [sub])]
+
+    subs = {values.problem("n_shot", shots[k])[0] for k in leaves(cell.task) if k in shots}
     return subs.pop() if len(subs) == 1 else None
 
 
@@ -171,6 +175,25 @@ def aggregate(root: Path, run_id: str) -> tuple[pd.DataFrame, dict, pd.DataFrame
     return pd.DataFrame(rows), plain(prov), pd.DataFrame(per_doc, columns=samples.COLUMNS)
 
 
+def check_rehearsal(root: Path, run_id: str, out: Path) -> None:
+    """A rehearsal's cells (repro/core/rehearsal.py) go only under the run id REHEARSAL, real
+    cells never do, and a rehearsal is never written into the kit's own data/reproduction."""
+    from repro.core import rehearsal
+    from repro.core.provenance import KIT_ROOT
+    from repro.results.cells import EFFICIENCY_STAGE
+
+    marked = rehearsal.is_rehearsal_run(run_id)
+    for cell, rec in scan(root, (*SCORE_STAGES, EFFICIENCY_STAGE)):
+        if bool((rec.get("provenance") or {}).get("rehearsal")) != marked:
+            what = "a rehearsal's (tiny models, stand-in data)" if not marked else "a real run's"
+            raise ReproError(f"{cell.id} under {root} is {what} cell, and --run-id is {run_id}: "
+                             f"rehearsal cells aggregate only as --run-id {rehearsal.MARK}, real "
+                             "ones never; keep their --results folders apart")
+    if marked and Path(out).resolve() == (KIT_ROOT / "data" / "reproduction").resolve():
+        raise ReproError(f"--out {out} is the kit's own data/reproduction: a rehearsal is never "
+                         "written there; give the rehearsal's own folder")
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     options.add_results(p)
     p.add_argument("--out", type=Path, default=Path("data/reproduction"), help="output folder")
@@ -190,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     except argparse.ArgumentTypeError as exc:
         raise ReproError(f"--run-id (default: the --results folder name): {exc}") from None
     check_destination(args.out, "--out")
+    check_rehearsal(Path(args.results), run_id, Path(args.out))
     clean_stale(args.out)
     df, prov, per_doc = aggregate(args.results, run_id)
     df = validate(df, f"cells under {args.results}")

@@ -68,7 +68,10 @@ def test_cells_written_with_provenance(env, full_run):
         assert p["lm_eval"]["version"] == "0.4.9.1"
         assert pay["versions"][cell.task] == float(TASKS_VERSION)  # the local tasks' metadata.version
         assert cell.task in p["lm_eval"]["task_config_sha256"]
-        assert p["use_cache"] is None and p["max_length"] == 2048
+        assert p["use_cache"] is None and p["max_length"] == 256  # the toy config's own
+        assert p["hflm"]["max_length"] == p["hflm"]["model_max_length"] == 256
+        assert (p["hflm"]["batch_size"], p["hflm"]["add_bos_token"], p["hflm"]["truncation"]) == ("1", False, False)
+        assert (pay["settings"]["add_bos_token"], pay["settings"]["truncation"]) == (False, False)
         assert pay["prune"]["kept_width"] == (96 if cell.level == 0 else 87)
         assert pay["n-shot"][cell.task] == (3 if cell.task == "smoke_gen" else 0)
         samples = gzip.decompress(cell.path(full_run).with_name(

@@ -290,3 +290,16 @@ def test_prefetch_marker_satisfies_preflight(tmp_path, monkeypatch, capsys):
     world = probes(datasets_marker=prefetch.read_marker, hub_reachable=lambda: False)
     rc, failed = run(capsys, world, skip=("gpu", "disk", "hf"))
     assert rc == 0 and failed == []
+
+
+def test_offline_with_cached_weights_needs_no_token(capsys, monkeypatch):
+    """As the stages (models.check_access): with HF_HUB_OFFLINE=1 the cached weights are all a
+    run needs; a model missing from the cache fails, named (found by the rehearsal)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rc, failed = run(capsys, probes(token=lambda: None, weights_cached=lambda r, v: True))
+    assert rc == 0 and failed == []
+    rc, failed = run(capsys, probes(token=lambda: None,
+                                    weights_cached=lambda r, v: r != "meta-llama/Llama-3.2-3B"))
+    assert rc == 2 and failed == [
+        "preflight: FAIL hf-offline: HF_HUB_OFFLINE is set and meta-llama/Llama-3.2-3B not in the "
+        "model cache: mount a cache that holds it (HF_HOME), or unset HF_HUB_OFFLINE"]

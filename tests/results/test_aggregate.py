@@ -53,3 +53,41 @@ def test_nothing_to_aggregate_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: no finished cells under")
     assert main(["aggregate", "--results", str(tmp_path / "none")]) == 2
     assert "--results" in capsys.readouterr().err
+
+
+def test_a_group_of_groups_gets_its_shots_row():
+    """mmlu's subtasks are groups (mmlu_stem...) whose own subtasks carry the shots: the n_shot
+    row comes from those leaves (found by the rehearsal: the claims report's shots-mmlu had no
+    reproduction row), and disagreeing leaves give none."""
+    from repro.results.aggregate import _shots
+
+    payload = {"n-shot": {"mmlu_anatomy": 5, "mmlu_philosophy": 5},
+               "group_subtasks": {"mmlu": ["mmlu_stem", "mmlu_humanities"],
+                                  "mmlu_stem": ["mmlu_anatomy"], "mmlu_humanities": ["mmlu_philosophy"]}}
+    cell = cells.Cell("evaluate", "m", "maw", 0.0, "mmlu")
+    assert _shots(cell, payload) == 5.0
+    payload["n-shot"]["mmlu_philosophy"] = 0
+    assert _shots(cell, payload) is None
+
+
+def test_rehearsal_cells_aggregate_only_under_their_run_id(tmp_path, capsys):
+    """A rehearsal's cell (provenance rehearsal: true) under a real run id, or a real cell under
+    REHEARSAL, is refused in one line; a rehearsal is never written into the kit's data/."""
+    from repro.core.provenance import KIT_ROOT
+
+    cells.write(tmp_path / "r", cells.Cell("evaluate", "m", "maw", 0.0, "boolq"),
+                _payload("boolq", {"boolq": {"acc,none": 0.5}}, ["acc,none"]), {"rehearsal": True})
+    assert main(["aggregate", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "o"),
+                 "--run-id", "full"]) == 2
+    assert "rehearsal cells aggregate only as --run-id REHEARSAL" in capsys.readouterr().err
+    assert main(["aggregate", "--results", str(tmp_path / "r"), "--out",
+                 str(KIT_ROOT / "data" / "reproduction"), "--run-id", "REHEARSAL"]) == 2
+    assert "is the kit's own data/reproduction" in capsys.readouterr().err
+    assert not (KIT_ROOT / "data" / "reproduction" / "REHEARSAL.csv").exists()
+    assert main(["aggregate", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "o"),
+                 "--run-id", "REHEARSAL"]) == 0
+    cells.write(tmp_path / "real", cells.Cell("evaluate", "m", "maw", 0.0, "boolq"),
+                _payload("boolq", {"boolq": {"acc,none": 0.5}}, ["acc,none"]), {})
+    assert main(["aggregate", "--results", str(tmp_path / "real"), "--out", str(tmp_path / "o2"),
+                 "--run-id", "REHEARSAL"]) == 2
+    assert "is a real run's cell" in capsys.readouterr().err

@@ -202,6 +202,9 @@ def compute(r: Reader, q: Quantity) -> Computed:
                     raise NotRun(f"no {r.source} {'baseline' if ref == 0 else f'{ref:g}% level'} "
                                  f"for {model} {list(group)}")
                 base = float(s[ref])
+                if base == 0 and kind not in ("value", "abs_change"):  # found by the rehearsal
+                    raise NotRun(f"the {r.source} {'baseline' if ref == 0 else f'{ref:g}% level'} of "
+                                 f"{model} {list(group)} is 0: a relative change is undefined")
                 levels = as_list(q.level) if q.level != () else [lv for lv in s.index if lv > ref]
                 if q.ratio is not None:
                     levels = [lv for lv in s.index if lv > 0 and abs(

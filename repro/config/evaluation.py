@@ -1,0 +1,37 @@
+"""The HFLM settings every evaluation cell runs with, as data: repro/config/evaluation.yaml.
+
+    from repro.config.evaluation import evaluation
+    evaluation().batch_size       # "1": the run's default batch size (the paper's effective one)
+    evaluation().cell_settings()  # what each cell records and a resume compares
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from repro.config.loader import kit_file, load, require
+
+FILE = kit_file("evaluation.yaml")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    version: int
+    batch_size: str          # a whole number, auto or auto:N (the run's default)
+    add_bos_token: bool
+    truncation: bool
+
+    def __post_init__(self) -> None:
+        require(re.fullmatch(r"auto(:[1-9]\d*)?|[1-9]\d*", self.batch_size) is not None,
+                "batch_size must be a quoted whole number (\"1\"), \"auto\" or \"auto:N\"")
+
+    def cell_settings(self) -> dict[str, bool]:
+        """The fixed HFLM settings a cell records beside its run settings (a change reruns it)."""
+        return {"add_bos_token": self.add_bos_token, "truncation": self.truncation}
+
+
+@functools.cache
+def evaluation() -> Evaluation:
+    return load(Evaluation, FILE)
