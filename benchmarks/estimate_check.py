@@ -49,14 +49,14 @@ def main() -> int:
     measured = json.loads((clone / "build/run/timings.json").read_text())
     setting = est["runs"]
     print(f"\nprofile {args.profile}: estimate ({setting} setting) vs measured, seconds")
-    print(f"{'stage':<18}{'estimate':>10}{'measured':>10}{'ratio':>8}")
-    total = 0.0
+    print(f"{'stage':<18}{'estimate':>10}{'measured':>10}{'ratio':>8}{'CPU s':>8}{'ratio':>8}")
+    total, nan, cpu_s = 0.0, float("nan"), measured.get("cpu_s", {})
     for stage, e in est["stages"].items():
         s = e["seconds"][setting]
         total += s
-        m = measured.get(stage)
-        print(f"{stage:<18}{s:>10.1f}{m if m is not None else float('nan'):>10.1f}"
-              f"{(s / m if m else float('nan')):>8.2f}")
+        m, c = measured.get(stage), cpu_s.get(stage)
+        print(f"{stage:<18}{s:>10.1f}{m if m is not None else nan:>10.1f}{(s / m if m else nan):>8.2f}"
+              f"{c if c is not None else nan:>8.1f}{(s / c if c else nan):>8.2f}")
     print(f"{'total':<18}{total:>10.1f}{measured['total']:>10.1f}{total / measured['total']:>8.2f}")
     print(f"{'total, CPU seconds':<18}{total:>10.1f}{cpu:>10.1f}{total / cpu:>8.2f}")
     busy = total * est["contention"]

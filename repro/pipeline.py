@@ -8,7 +8,7 @@
 The stage list, its order, which stages form the sharded GPU grid, and the profiles are data
 (repro/config/pipeline.yaml); this module only expands them into commands. Each stage runs as
 `python -m repro <stage> ...` in its own process (memory is returned between stages, and no
-stage module is imported here). Wall seconds per stage go to <out>/timings.json.
+stage module is imported here). Wall seconds per stage, and its CPU seconds (`cpu_s`), go to <out>/timings.json.
 
 A grid stage exits 3 when cells of its shard are still missing (held by another runner that did
 not finish, say); the pipeline stops there with one line. Before aggregating the grid stages it
@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -188,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds per stage (user + system): what other jobs don't stretch
     t_all = time.monotonic()
     for stage in order:
         if stage == "neuron-selection" and not values["selection_models"]:
@@ -204,8 +206,11 @@ def run(args: argparse.Namespace) -> int:
         if cfg.stages[stage].copies_published:  # aggregate: is every grid stage's grid there?
             check_grid(cfg, profile, [s for s in profile.stages if s not in order], values,
                        levels=levels, env=env)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         rc = run_stage(argv, env)
         timings[stage] = round(time.monotonic() - t0, 1)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[stage] = round(ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime, 1)
         if rc == INCOMPLETE:
             raise ReproError(f"stage '{stage}' left cells of its grid missing (see its line above); "
                              "nothing after it was run: rerun the pipeline to finish them")
@@ -215,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.stages[stage].copies_published and args.published.is_dir():
             shutil.copytree(args.published, out / "data" / "published", dirs_exist_ok=True)
     timings["total"] = round(time.monotonic() - t_all, 1)
-    write_text(out / "timings.json", json.dumps({**timings, "torch_threads": threads}, indent=1) + "\n")
+    write_text(out / "timings.json", json.dumps({**timings, "torch_threads": threads, "cpu_s": cpu}, indent=1) + "\n")
     print("== pipeline: wall time per stage (s)")
     for k, v in timings.items():
         print(f"   {k:<40} {v}")

@@ -105,7 +105,8 @@ def test_tables_stage_end_to_end(tmp_path, capsys, monkeypatch):
     assert (out / "generated" / "claims.md").is_file()
     assert (out / "generated" / "tables" / "widths.tex").is_file()
     timings = json.loads((out / "timings.json").read_text())
-    assert set(timings) == {"tables", "total", "torch_threads"}
+    assert set(timings) == {"tables", "total", "torch_threads", "cpu_s"}
+    assert set(timings["cpu_s"]) == {"tables"} and timings["cpu_s"]["tables"] > 0
     assert "== pipeline: tables: repro tables --data" in capsys.readouterr().out
 
 

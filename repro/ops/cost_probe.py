@@ -1,11 +1,24 @@
 """Measure this host's rates in seconds (torch), for the run-time estimate when no selftest.json
-says them: random weights of each model's exact shape (efficiency.yaml `shapes`) time a few
-forwards and decode steps at the run's dtype and threads; one child process times starting a
-stage (python, torch, transformers, lm-eval's task index) and lm-eval's host work per cell (a
-toy model on the local multiple-choice task).
+says them. Each distinct model shape (efficiency.yaml `shapes`; llama-3.2-1b-instruct is
+llama-3.2-1b's) is probed once with random weights at the run's dtype and threads; one child
+process times starting a stage (python, torch, transformers, lm-eval's task index) and lm-eval's
+host work per cell (a toy model on the local multiple-choice task).
 
-    rates = measure(["smollm2-135m-instruct"], device="cpu", threads=1)     # a cost_rates.Rates
+    rates = measure(["smollm2-135m-instruct"], device="cpu", threads=1, dtypes=...)  # a Rates
     python -m repro.ops.cost_probe      # the child: prints its figures as JSON
+
+What is timed, and the law that scales it to the run's work (cost_rates: straight lines):
+- forwards of 1 x T tokens at FORWARD_TOKENS (short on a CPU, where 16 tokens are already
+  compute-bound; longer on a GPU, past its launch-bound region), decode steps at batch
+  DECODE_BATCHES after DECODE_CONTEXT tokens. A forward of B x T tokens is priced on the line
+  through the two: the matmuls' time, linear in B x T, plus a fixed cost; attention's quadratic
+  term, left out, is under 4% of a Llama-3.2 layer's FLOPs at 512 tokens and ~13% at 2,048.
+- a model above FULL_MODEL_PARAMS is built with ONE decoder layer at its real width: the whole
+  forward (embeddings, that layer, norm and lm_head) and the layer alone (hooks) are timed in
+  the same calls, and the other layers are the layer's time each (layers are identical).
+- each figure: one warm-up, then the fastest of up to REPS calls within FIGURE_BUDGET_S; past
+  PROBE_CAP_S of probing, every remaining figure gets one call after its warm-up.
+Estimates from a probe, said beside every figure (estimate.render).
 """
 
 from __future__ import annotations
@@ -15,13 +28,20 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 from repro.config.costs import costs
 from repro.core.options import is_cuda
 from repro.ops.cost_rates import Line, ModelRate, Rates
-from repro.ops.cost_work import shape_of
+from repro.ops.cost_work import Shape, shape_of
 
-FULL_MODEL_PARAMS = 4e8  # above this, time 2 layers and the rest of the model, and extrapolate
+FULL_MODEL_PARAMS = 4e8  # above this, time one decoder layer and extrapolate by the layer count
+FORWARD_TOKENS = {"cpu": (16, 64), "cuda": (128, 2048)}
+DECODE_BATCHES = (1, 8)
+DECODE_CONTEXT = 32
+REPS = 3
+FIGURE_BUDGET_S = 0.5
+PROBE_CAP_S = 20.0
 CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
@@ -31,77 +51,138 @@ def clock_for(device: str, threads: int | None) -> str:
     return "cpu" if device == "cpu" and threads == 1 else "wall"
 
 
-def _best(fn, reps: int = 5, clock: str = "wall") -> float:
-    """The fastest of `reps` timed calls after one warm-up."""
-    now = CLOCK[clock]
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = now()
-        fn()
-        times.append(now() - t0)
-    return min(times)
+def shape_key(name: str, dtype: str) -> Shape:
+    """What a probe measures: the shape without its name (1B-Instruct is 1B's shape)."""
+    return replace(shape_of(name, dtype), name="")
+
+
+class Timer:
+    """Best-of timing under a per-figure budget and a cap on the whole probe."""
+
+    def __init__(self, clock: str, cap_s: float = PROBE_CAP_S):
+        self.now = CLOCK[clock]
+        self.deadline = time.perf_counter() + cap_s
+        self.capped = False
+
+    def best(self, fn) -> tuple[float, ...]:
+        """The fastest of up to REPS timed calls after one warm-up, element-wise over what `fn`
+        returns besides its own duration (extra durations it measured inside)."""
+        fn()  # first calls pay for kernel selection and allocations
+        reps, runs = REPS, []
+        if time.perf_counter() > self.deadline:
+            self.capped, reps = True, 1
+        t_end = time.perf_counter() + FIGURE_BUDGET_S
+        while len(runs) < reps and (not runs or time.perf_counter() < t_end):
+            t0 = self.now()
+            extra = fn()
+            runs.append((self.now() - t0, *extra))
+        return tuple(min(col) for col in zip(*runs, strict=True))
 
 
 def _model(shape_name: str, dtype: str, device: str, layers: int | None):
+    """Random weights of the shape, built without transformers' initialisers (a normal_ over a
+    128k-token embedding in bf16 takes ~8 s on a CPU core): every parameter is filled with a
+    tiled block of N(0, 0.02) values, which times as any trained weights do."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from repro.config.efficiency import load_config
     from repro.runtime.hf import resolve_dtype
 
+    try:  # transformers 5.x
+        from transformers.initialization import no_init_weights
+    except ImportError:  # 4.x
+        from transformers.modeling_utils import no_init_weights
+
     raw = dict(load_config().shapes[shape_name])
     if layers is not None:
         raw["num_hidden_layers"] = layers
     config = AutoConfig.for_model(raw.pop("model_type"), **raw)
-    torch.manual_seed(0)
-    with torch.device(device):
+    with torch.device(device), no_init_weights():
         model = AutoModelForCausalLM.from_config(config, dtype=resolve_dtype(dtype))
+    g = torch.Generator().manual_seed(0)
+    block = (torch.randn(1 << 20, generator=g) * 0.02).to(device, resolve_dtype(dtype))
+    with torch.no_grad():
+        for p in model.parameters():
+            flat = p.view(-1)
+            for i in range(0, flat.numel(), block.numel()):
+                part = flat[i:i + block.numel()]
+                part.copy_(block[:part.numel()])
     return model.eval()
 
 
-def _times(model, device: str, vocab: int, clock: str) -> dict[str, float]:
-    """Forward of 1 x 16 and 1 x 512 tokens; a decode step at batch 1 and 8 after 64 tokens."""
+def _times(model, device: str, vocab: int, timer: Timer) -> dict[str, tuple[float, float]]:
+    """Per figure (forwards of FORWARD_TOKENS, decode steps at DECODE_BATCHES): the whole call's
+    seconds and those of decoder layer 0 within it."""
     import torch
 
     from repro.efficiency.generation import cache_name
 
     cache = cache_name(model)  # past_key_values in transformers 4.x, cache in 5.x
+    layer = model.model.layers[0]
+    inside = [0.0]
 
     def sync():
         if is_cuda(device):
             torch.cuda.synchronize()
 
+    def enter(*_):
+        sync()
+        inside.append(timer.now())
+
+    def leave(*_):
+        sync()
+        inside[0] += timer.now() - inside.pop()
+
+    hooks = [layer.register_forward_pre_hook(enter), layer.register_forward_hook(leave)]
+
+    def call(fn):
+        def timed():
+            inside[0] = 0.0
+            fn()
+            sync()
+            return (inside[0],)
+        return timed
+
     g = torch.Generator().manual_seed(0)
     out = {}
     with torch.inference_mode():
-        for n in (16, 512):
+        for n in _tokens(device):
             ids = torch.randint(3, vocab, (1, n), generator=g).to(device)
-            out[f"fwd_{n}"] = _best(lambda ids=ids: (model(input_ids=ids), sync()), clock=clock)
-        for b in (1, 8):
-            ids = torch.randint(3, vocab, (b, 64), generator=g).to(device)
+            out[f"fwd_{n}"] = timer.best(call(lambda ids=ids: model(input_ids=ids)))
+        for b in DECODE_BATCHES:
+            ids = torch.randint(3, vocab, (b, DECODE_CONTEXT), generator=g).to(device)
             past = getattr(model(input_ids=ids, use_cache=True), cache)
             nxt = ids[:, -1:]
 
             def step(past=past, nxt=nxt):
                 model(input_ids=nxt, **{cache: past}, use_cache=True)
-                past.crop(-1)  # drop the token the step added: the cache stays at 64 (4.x and 5.x)
-                sync()
+                past.crop(-1)  # drop the token the step added: the cache stays put (4.x and 5.x)
 
-            out[f"dec_{b}"] = _best(step, clock=clock)
+            out[f"dec_{b}"] = timer.best(call(step))
+    for h in hooks:
+        h.remove()
     return out
 
 
-def model_rate(name: str, dtype: str, device: str, clock: str = "wall") -> ModelRate:
-    shape = shape_of(name, dtype)
-    if shape.params() <= FULL_MODEL_PARAMS:
-        t = _times(_model(name, dtype, device, None), device, shape.vocab, clock)
-    else:  # 2 layers and none: the layers' share, times the model's layer count
-        t2 = _times(_model(name, dtype, device, 2), device, shape.vocab, clock)
-        t0 = _times(_model(name, dtype, device, 0), device, shape.vocab, clock)
-        t = {k: t0[k] + (t2[k] - t0[k]) * shape.layers / 2 for k in t2}
-    return ModelRate(forward=Line.through(16, t["fwd_16"], 512, t["fwd_512"]),
-                     decode=Line.through(1, t["dec_1"], 8, t["dec_8"]), params=shape.params())
+def _tokens(device: str) -> tuple[int, int]:
+    return FORWARD_TOKENS["cuda" if is_cuda(device) else "cpu"]
+
+
+def model_rate(name: str, dtype: str, device: str, clock: str = "wall",
+               timer: Timer | None = None) -> ModelRate:
+    """Rates of `name`'s shape: the whole model when small, else one layer extrapolated."""
+    shape, timer = shape_of(name, dtype), timer or Timer(clock)
+    layers = None if shape.params() <= FULL_MODEL_PARAMS else 1
+    t = _times(_model(name, dtype, device, layers), device, shape.vocab, timer)
+    if layers is None:
+        s = {k: whole for k, (whole, _) in t.items()}
+    else:  # the model with one layer, plus the layer's time for each of the others
+        s = {k: whole + (shape.layers - 1) * one for k, (whole, one) in t.items()}
+    (n1, n2), (b1, b2) = _tokens(device), DECODE_BATCHES
+    return ModelRate(forward=Line.through(n1, s[f"fwd_{n1}"], n2, s[f"fwd_{n2}"]),
+                     decode=Line.through(b1, s[f"dec_{b1}"], b2, s[f"dec_{b2}"]),
+                     params=shape.params())
 
 
 def host_figures(threads: int | None, clock: str) -> dict:
@@ -124,16 +205,22 @@ def measure(names: list[str], *, device: str, threads: int | None, dtypes: dict[
     clock = clock_for(device, threads)
     h = host_figures(threads, clock)
     name = "CPU" if device == "cpu" else torch.cuda.get_device_name(device)
-    rates = Rates(source=f"measured now on this host ({name}, {threads or 'default'} thread(s), "
-                         f"{clock} seconds)",
-                  device="cpu" if device == "cpu" else "cuda", device_name=name,
-                  stage_start_s=h["stage_start_s"], cell_s=h["cell_s"], request_ms=h["request_ms"],
-                  load_s_per_gb=costs().host.load_s_per_gb * h["host_factor"],
-                  host_factor=h["host_factor"], threads=threads,
-                  contention=h["contention"] if clock == "cpu" else 1.0)
-    for n in names:
-        rates.models[n] = model_rate(n, dtypes[n], device, clock)
-    return rates
+    timer, t0 = Timer(clock), time.perf_counter()
+    models, probed = {}, {}
+    for n in names:  # one probe per shape: a model of another's shape is priced by its figures
+        key = shape_key(n, dtypes[n])
+        if key not in probed:
+            probed[key] = model_rate(n, dtypes[n], device, clock, timer)
+        models[n] = probed[key]
+    cut = " (cut short at its time cap: some figures from one call)" if timer.capped else ""
+    return Rates(source=f"an estimate from a {time.perf_counter() - t0:.0f} s probe of this host "
+                        f"now{cut} ({name}, {threads or 'default'} thread(s), {clock} seconds; "
+                        f"{len(probed)} model shape(s), random weights)",
+                 device="cpu" if device == "cpu" else "cuda", device_name=name,
+                 stage_start_s=h["stage_start_s"], cell_s=h["cell_s"], request_ms=h["request_ms"],
+                 load_s_per_gb=costs().host.load_s_per_gb * h["host_factor"],
+                 host_factor=h["host_factor"], threads=threads,
+                 contention=h["contention"] if clock == "cpu" else 1.0, models=models)
 
 
 def _child(t_spawn: float, clock: str) -> dict:
@@ -162,8 +249,8 @@ def _child(t_spawn: float, clock: str) -> dict:
         return now() - t0
 
     cell(1)  # warm-up: first-call imports and caches
-    small, large = min(cell(2) for _ in range(2)), min(cell(12) for _ in range(2))
-    per_request = max(large - small, 0.0) / (10 * 4)  # 4 choices a question
+    small, large = min(cell(2) for _ in range(2)), cell(8)
+    per_request = max(large - small, 0.0) / (6 * 4)  # 4 choices a question
     return {"stage_start_s": started, "cell_s": max(small - 8 * per_request, 0.0),
             "request_ms": per_request * 1e3, "host_factor": started / costs().host.reference_start_s,
             "contention": max(wall / cpu, 1.0)}

@@ -91,7 +91,7 @@ class StageWork:
     jobs: list[Job] = field(default_factory=list)
     lm_eval_cells: int = 0          # lm-eval calls: per-cell host work
     lm_eval_requests: float = 0.0   # ... and per-request host work
-    written: int = 0                # cells the kit writes with provenance and samples
+    written: int = 0                # lm-eval cells the kit writes with provenance and samples
     rankings: int = 0               # (model, criterion) rankings: every layer scored once
     starts: int = 1                 # stage processes
     loads: list[str] = field(default_factory=list)   # models loaded
@@ -260,8 +260,9 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
         wls = [w for w in workloads(cfg) if not extra.get("workloads") or w.name in extra["workloads"]]
         cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"),
                         wls=wls)
+        # not `written` (the kit's per-cell work: lm-eval samples gzipped and hashed): an
+        # efficiency cell's record is a small JSON, written within the timed cell
         w.cells += len(cells)
-        w.written += len(cells)
         for level, _, wl in cells:
             if protocol_of(wl.kind) == "corrected":
                 w.jobs.append(Job("request", name, level, 1, wl.batch_size, wl.prompt_tokens,

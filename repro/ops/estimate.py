@@ -120,7 +120,7 @@ def host_rates(args, ctx_models: list[str], dtypes: dict[str, str], threads) -> 
         import torch
     except ImportError:
         return None
-    from repro.ops.cost_probe import clock_for, measure, model_rate
+    from repro.ops.cost_probe import clock_for, measure, model_rate, shape_key
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     where = "cuda:0" if device == "cuda" else "cpu"
@@ -128,7 +128,10 @@ def host_rates(args, ctx_models: list[str], dtypes: dict[str, str], threads) -> 
     if rec and rec["device"] == device and (device == "cuda" or rec.get("threads") == threads):
         rates = Rates.from_record({**rec, "source": f"{args.selftest} ({rec['source']})"})
         for m in (m for m in ctx_models if m not in rates.models):  # measure what it lacks
-            rates.models[m] = model_rate(m, dtypes[m], where, clock_for(device, threads))
+            twin = next((k for k in rates.models if shape_key(k, dtypes.get(k)) == shape_key(m, dtypes[m])),
+                        None)  # ... unless it has a model of the same shape
+            rates.models[m] = rates.models[twin] if twin else model_rate(m, dtypes[m], where,
+                                                                         clock_for(device, threads))
         return rates
     print(f"== estimate: measuring this host's rates ({device}; no selftest.json for it)", flush=True)
     return measure(ctx_models, device=where, threads=threads, dtypes=dtypes)

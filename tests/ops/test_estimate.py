@@ -44,6 +44,7 @@ def test_paper_profile_counts():
     # 5 levels whose kept width is not already a multiple of 128 (50% of 8192 is 4096)
     assert eff.cells == 2 * (7 * 12 + 6 * 2 * 5)
     assert eff.sleep_s == pytest.approx(35.0)  # one settle + 30 s calibration per session
+    assert eff.written == 0  # its records are small JSONs: no samples to gzip and hash
 
 
 def test_generation_runs_to_the_batch_longest_member_in_the_fast_setting():
