@@ -18,7 +18,7 @@ from repro.ops.cost_rates import Line, ModelRate, Rates, table_rates
 from repro.ops.cost_work import Context, Job, shape_of
 from repro.ops.estimate import estimate, extra_args, price, request_s
 
-pytestmark = pytest.mark.light
+pytestmark = [pytest.mark.light, pytest.mark.usefixtures("online")]
 PAPER = ("llama-3.2-1b", "llama-3.2-3b", "llama-3.2-1b-instruct")
 
 

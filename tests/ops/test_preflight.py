@@ -16,6 +16,8 @@ from repro.ops import prefetch
 from repro.ops import preflight as pf
 from repro.ops import probes as outside
 
+pytestmark = pytest.mark.usefixtures("online")  # tests/ops/conftest.py
+
 SECRET = "hf_SECRETdoNotPrint0123456789"
 L4 = pf.Gpu("NVIDIA L4", "535.183.01", 22.5)  # R535: older than CUDA 12.8's own 570
 

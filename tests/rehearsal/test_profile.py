@@ -18,7 +18,9 @@ def test_the_rehearsal_profile_runs_what_the_paper_profile_runs():
     assert (reh.models, reh.selection_models, reh.stages) == (paper.models, paper.selection_models,
                                                              paper.stages)
     # the paper profile passes nothing extra to a stage; the rehearsal only preflight's CPU options
-    assert paper.extra == {} and reh.extra == {"preflight": ("--skip", "gpu", "--min-free-gb", "1"),
+    # (no run-time estimate either: it would price the real models, not the tiny stand-ins)
+    assert paper.extra == {} and reh.extra == {"preflight": ("--skip", "gpu", "--min-free-gb", "1",
+                                                             "--no-estimate"),
                                                "efficiency": ("--profile", "quick", "--widths",
                                                               "unaligned")}
     assert reh.run_id == rehearsal.MARK and reh.env[rehearsal.ENV] == "1"
