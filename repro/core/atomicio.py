@@ -169,6 +169,52 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+ENTRIES = "entries"  # the folder a staged_entries swap sets the old entries aside in
+
+
+@contextmanager
+def staged_entries(folder: str | os.PathLike, names: tuple[str, ...]) -> Iterator[Path]:
+    """staged_dir for a folder that cannot itself be renamed (a mount point: `docker run -v`):
+    yield a staging folder inside it; on success each of `names` in `folder` is replaced by the
+    staged entry of that name (or removed), one rename each, the old entries held together aside
+    until every new one is in. On an error, and in `clean_stale` after a kill part-way, the old
+    entries are put back."""
+    folder = Path(folder)
+    with _mapped(folder):
+        tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".stage.", suffix=_suffix()))
+    aside = None
+    moved: list[Path] = []
+    try:
+        yield tmp
+        with _mapped(folder):
+            aside = Path(tempfile.mkdtemp(dir=folder, prefix=f".{ENTRIES}.old-", suffix=_suffix()))
+            for name in names:
+                if os.path.lexists(folder / name):
+                    os.replace(folder / name, aside / name)
+            for new in sorted(tmp.iterdir()):
+                os.replace(new, folder / new.name)
+                moved.append(folder / new.name)
+            shutil.rmtree(aside)
+    except BaseException:
+        if aside is not None and aside.is_dir():
+            for new in moved:  # the new entries out, then the old ones back in
+                shutil.rmtree(new) if new.is_dir() and not new.is_symlink() else new.unlink()
+            _put_back(aside)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _put_back(aside: Path) -> None:
+    """Each entry a staged_entries swap set aside back in its place, over a newer one."""
+    for old in sorted(aside.iterdir()):
+        dst = aside.parent / old.name
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        os.replace(old, dst)
+    aside.rmdir()
+
+
 def pid_alive(pid) -> bool:
     """Whether process `pid` of this machine runs (one of another user's counts; a value that
     is no pid is taken as alive, so nothing of a live writer is ever removed)."""
@@ -229,6 +275,10 @@ def clean_stale(folder: str | os.PathLike, *, recursive: bool = False,
             if _alive(m["host"], int(m["pid"])) and (m["host"] == _host() or age < STALE_FOREIGN_S):
                 continue
             final = p.with_name(m["name"])
+            if m["old"] and m["name"] == ENTRIES and p.is_dir():
+                _put_back(p)  # a swap of entries killed part-way: the old set whole again
+                log.warning("%s: restored the entries an interrupted swap had set aside", d)
+                continue
             if m["old"] and p.is_dir() and not final.exists():
                 os.replace(p, final)  # the replacement never arrived: the old folder stays
                 log.warning("%s: restored the folder an interrupted overwrite had set aside", final)

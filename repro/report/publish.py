@@ -1,6 +1,9 @@
 """The report's output folder is written as one set: a command builds its whole output beside
 --out, then swaps it in (two renames, core/atomicio.staged_dir). An interrupted `tables` never
-leaves new tables beside old claims files: a reader sees the old set or the new one.
+leaves new tables beside old claims files: a reader sees the old set or the new one. A mount
+point (`docker run -v "$PWD/out:/opt/repro/paper/generated"`) cannot be renamed: there the set is
+staged inside it and swapped entry by entry (atomicio.staged_entries), and a run killed part-way
+is rolled back to the old set by the next one.
 
 What one command does not write (the tables and figures beside `claims`' own files) is carried
 into the new set by hard links, so `claims` and `analyze` leave the rest as it was. A folder
@@ -15,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from repro.core.atomicio import check_destination, clean_stale, staged_dir
+from repro.core.atomicio import check_destination, clean_stale, staged_dir, staged_entries
 from repro.core.errors import ReproError
 
 # everything the report commands write under --out
@@ -51,6 +54,10 @@ def _link(src: Path, dst: Path) -> None:
 def publish(out: Path, owned: tuple[str, ...] = OUTPUTS) -> Iterator[Path]:
     """Yield a staging folder for the outputs `owned`; on success it replaces `out` whole, with
     the other outputs already in `out` carried over. On any error `out` is left as it was."""
+    if os.path.ismount(out):  # renaming it would fail (EBUSY): the entries are swapped instead
+        with staged_entries(out, owned) as stage:
+            yield stage
+        return
     with staged_dir(out) as stage:
         if out.is_dir():
             for p in sorted(out.iterdir()):

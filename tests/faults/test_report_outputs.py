@@ -70,6 +70,60 @@ def test_tables_refuses_a_folder_of_other_files_before_any_work(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
 
 
+def test_a_mount_point_gets_the_new_set_entry_by_entry(tmp_path, monkeypatch, capsys):
+    """`docker run -v "$PWD/out:/opt/repro/paper/generated"`: the folder is a mount point, which
+    rename() refuses (EBUSY); the new set replaces the old one entry by entry inside it."""
+    import errno
+
+    from repro.cli import main
+
+    old_data, new_data = _data(tmp_path / "old"), _data(tmp_path / "new", bump=0.97)
+    ref = tmp_path / "ref"
+    assert main(["tables", "--data", str(new_data), "--out", str(ref)]) == 0
+    out = tmp_path / "mnt"
+    out.mkdir()
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(src) == out or Path(dst) == out:
+            raise OSError(errno.EBUSY, "Device or resource busy", str(src))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == out)
+    assert main(["tables", "--data", str(old_data), "--out", str(out)]) == 0
+    assert snapshot(out) != snapshot(ref)
+    assert main(["tables", "--data", str(new_data), "--out", str(out)]) == 0
+    assert snapshot(out) == snapshot(ref)  # nothing hidden left inside, nothing of the old set
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnt", "new", "old", "ref"]
+
+
+def test_a_swap_of_entries_killed_part_way_is_rolled_back(tmp_path):
+    """Killed between the renames of a swap inside a mount point: the next run puts the old
+    entries back over the new ones, so the folder holds the old set whole."""
+    from repro.core import atomicio
+
+    out = tmp_path / "mnt"
+    (out / "tables").mkdir(parents=True)
+    (out / "claims.md").write_text("new claims")  # already swapped in
+    (out / "tables" / "t.tex").write_text("new table")
+    dead = next(pid for pid in range(4_000_000, 4_100_000) if not atomicio.pid_alive(pid))
+    aside = out / f".{atomicio.ENTRIES}.old-abcd1234.{atomicio._host()}.{dead}.tmp"
+    (aside / "tables").mkdir(parents=True)
+    (aside / "claims.md").write_text("old claims")
+    (aside / "tables" / "t.tex").write_text("old table")
+    (aside / "report.html").write_text("old page")  # not yet replaced by anything
+    atomicio.clean_stale(out, recursive=True)
+    assert snapshot(out) == {"claims.md": _sha("old claims"), "report.html": _sha("old page"),
+                             "tables": "<dir>", "tables/t.tex": _sha("old table")}
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _odd_model(root: Path) -> Path:
     """The published data plus a model named with LaTeX's specials (the instruct rows, renamed)."""
     df = load_dir(PUBLISHED)
