@@ -12,7 +12,8 @@ import argparse
 import csv
 import sys
 
-KEY = ["model", "criterion", "level", "variant", "task", "metric", "filter", "source"]  # run_id left out
+KEY = ["model", "criterion", "level", "variant", "task", "metric", "filter", "source"]
+RAN = ["run_id", "ran_at"]  # which run measured a row and when: not compared, never a result
 
 
 def rows(path: str) -> dict[tuple, dict]:
@@ -29,7 +30,7 @@ def main() -> int:
     full, short = rows(a.full), rows(a.short)
     missing = [k for k in short if k not in full]
     differ = [(k, f) for k, r in short.items() if k in full
-              for f in r if f not in KEY + ["run_id"] and r[f] != full[k][f]]
+              for f in r if f not in KEY + RAN and r[f] != full[k][f]]
     for k in missing[:10]:
         print(f"same_rows: only in {a.short}: {dict(zip(KEY, k, strict=True))}")
     for k, f in differ[:20]:

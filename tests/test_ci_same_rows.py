@@ -42,3 +42,15 @@ def test_a_changed_value_a_missing_row_or_too_few_rows_fail(tmp_path):
     assert rc == 1 and "at least 3 rows expected" in out
     rc, _ = _run(tmp_path, ROWS, [ROWS[0].replace(",96,", ",95,")])  # any field, not only value
     assert rc == 1
+
+
+def test_when_a_row_ran_is_not_compared(tmp_path):
+    """The container's run is later than the host's: its rows' ran_at differ, their values not."""
+    header = HEADER + ",ran_at"
+    full = [r + ",2026-12-07T05:35:30Z" for r in ROWS]
+    short = [r + ",2026-12-07T06:20:30Z" for r in ROWS[:2]]
+    (tmp_path / "full.csv").write_text("\n".join([header, *full]) + "\n")
+    (tmp_path / "short.csv").write_text("\n".join([header, *short]) + "\n")
+    r = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "full.csv"),
+                        str(tmp_path / "short.csv")], capture_output=True, text=True)
+    assert r.returncode == 0 and "all 2 rows" in r.stdout
