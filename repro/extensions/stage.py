@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from repro.core import pruning
 from repro.evaluate import hflm, runner
+from repro.evaluate import stage as evaluate_stage
 from repro.evaluate.plan import SEEDS, ModelPlan, Settings, calibration_for
 from repro.grid.executor import GridStage, Group, Job, Measured
 from repro.results import cells as cellio
@@ -36,15 +37,10 @@ def grid(plan: ModelPlan, num_layers: int, tie_break: str) -> list[cellio.Cell]:
 
 
 @dataclass
-class Loaded:
-    plan: ModelPlan
-    model: Any
-    tokenizer: Any
-    source: dict
-    tm: Any
-    max_length: int
-    windows: list
-    replay: Any
+class Loaded(evaluate_stage.Loaded):
+    """evaluate's loaded model, plus the scan's calibration windows and its replay cache."""
+    windows: list = field(kw_only=True)
+    replay: Any = field(kw_only=True)
 
 
 class SensitivityStage(GridStage):
@@ -86,8 +82,8 @@ class SensitivityStage(GridStage):
         base, tok, source = load(path, revision=revision, gguf_file=gguf, dtype=plan.dtype, device=s.device)
         windows = criteria.calibration_batches(tok, s.calibration_text(), seq_len=SEQ_LEN,
                                                samples=self.windows)
-        return Loaded(plan, base, tok, source, tm, s.max_length or plan.spec.max_length, windows,
-                      Replay(max(self.replay_mib, 0) << 20))
+        return Loaded(plan, base, tok, source, tm, s.max_length or plan.spec.max_length,
+                      windows=windows, replay=Replay(max(self.replay_mib, 0) << 20))
 
     def unload(self, loaded: Loaded) -> None:
         log.info("%s: %d unpruned-layer outputs replayed (%d MiB held)", loaded.plan.spec.name,
