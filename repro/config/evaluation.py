@@ -3,10 +3,12 @@
     from repro.config.evaluation import evaluation
     evaluation().batch_size       # "1": the run's default batch size (the paper's effective one)
     evaluation().cell_settings()  # what each cell records and a resume compares
+    evaluation().fast             # the fast setting's batching (--setting fast)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -17,11 +19,30 @@ FILE = kit_file("evaluation.yaml")
 
 
 @dataclass(frozen=True)
+class Fast:
+    """The fast setting's batching (evaluation.yaml `fast:`)."""
+
+    token_budget: int
+    max_batch_size: int
+    generate_batch_size: int
+    rolling_batch_size: int
+
+    def __post_init__(self) -> None:
+        require(min(self.token_budget, self.max_batch_size, self.generate_batch_size,
+                    self.rolling_batch_size) >= 1, "every fast batch size and budget must be >= 1")
+
+    def record(self) -> dict[str, int]:
+        """What a fast cell records of its setting (a change reruns it)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Evaluation:
     version: int
     batch_size: str          # a whole number, auto or auto:N (the run's default)
     add_bos_token: bool
     truncation: bool
+    fast: Fast
 
     def __post_init__(self) -> None:
         require(re.fullmatch(r"auto(:[1-9]\d*)?|[1-9]\d*", self.batch_size) is not None,

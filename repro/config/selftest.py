@@ -17,7 +17,6 @@ class DeviceScale:
     dtype: str
     limit: int | None
     max_length: int | None
-    max_batch_size: int
     matmul_size: int
     efficiency_model: str
     efficiency_dtype: str
@@ -27,8 +26,7 @@ class DeviceScale:
     def __post_init__(self) -> None:
         require(self.dtype in DTYPES and self.efficiency_dtype in DTYPES,
                 f"dtypes must be one of {', '.join(DTYPES)}")
-        require(self.max_batch_size >= 1 and self.matmul_size >= 16,
-                "max_batch_size must be >= 1 and matmul_size >= 16")
+        require(self.matmul_size >= 16, "matmul_size must be >= 16")
 
 
 @dataclass(frozen=True)

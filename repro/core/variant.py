@@ -5,6 +5,7 @@ dimension, and its one text form (used in cell paths, cell records and the tidy 
   layer           layerNN          sensitivity: only decoder layer NN's MLP cut
   align           alignN           efficiency: kept width rounded to a multiple of N
   chat            chat             evaluate: lm-eval's chat template
+  fast            fast             lm-eval stages: the fast setting, batched (evaluation.yaml)
   allocation      owl, spareK      evaluate, extensions: a non-uniform share of the budget
   device          cpu              efficiency: timed on a CPU (GPU: no token)
   random_weights  randinit         efficiency: random weights of the model's exact shape
@@ -15,7 +16,7 @@ dimension, and its one text form (used in cell paths, cell records and the tidy 
   tie_break       stable           any stage: ties broken by the corrected rule
 
 The text joins the tokens of the fields that differ from their default with '-' in the order
-above ('' is the paper's setting), e.g. `chat-owl-stable`, `align64-cpu-float32-quick`,
+above ('' is the paper's setting), e.g. `chat-owl-stable`, `chat-fast`, `align64-cpu-float32-quick`,
 `layer07-stable`; `Variant.parse` reads it back and refuses any text it would not write, so a
 text has one meaning and a meaning one text. These are the names every earlier kit wrote.
 """
@@ -30,7 +31,7 @@ from repro.core.pruning import PAPER_TIE_BREAK, TIE_BREAKS, UNIFORM, Allocation,
 
 _NUMBERED = re.compile(r"(layer|align)(\d+)")
 _DTYPE_TOKENS = (*DTYPES, *TAGS.values())
-_FLAGS = {"chat": "chat", "randinit": "random_weights", "synthetic": "synthetic"}
+_FLAGS = {"chat": "chat", "fast": "fast", "randinit": "random_weights", "synthetic": "synthetic"}
 RESERVED = frozenset([*_FLAGS, "cpu", *_DTYPE_TOKENS, *TIE_BREAKS, "owl", "uniform", "default"])
 
 
@@ -39,6 +40,7 @@ class Variant:
     layer: int | None = None
     align: int | None = None
     chat: bool = False
+    fast: bool = False          # the fast setting's batching, not the paper's batch 1
     allocation: Allocation = field(default=UNIFORM)
     device: str = ""            # '' = a CUDA GPU
     random_weights: bool = False
@@ -67,7 +69,7 @@ class Variant:
         return "-".join(t for t in (
             "" if self.layer is None else f"layer{self.layer:02d}",
             "" if self.align is None else f"align{self.align}",
-            "chat" if self.chat else "", self.allocation.tag, self.device,
+            "chat" if self.chat else "", "fast" if self.fast else "", self.allocation.tag, self.device,
             "randinit" if self.random_weights else "", self.dtype, self.profile,
             "synthetic" if self.synthetic else "",
             "" if self.tie_break == PAPER_TIE_BREAK else self.tie_break) if t)

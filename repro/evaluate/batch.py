@@ -8,7 +8,8 @@ recorded beside it (`resolved`: the sizes actually used, never "auto").
 lm-eval 0.4.9.1's HFLM detects an "auto" size in `_detect_batch_size`, but keeps the answer only
 for loglikelihood requests (in `batch_sizes`, reused by every later task of the same HFLM, whose
 request lengths differ); rolling loglikelihood and generation keep it in a local variable. So
-`BatchSizes` wraps the detector to record every answer, and starts each task afresh.
+`BatchSizes` wraps the detector to record every answer, and starts each task afresh. A cell of
+the fast setting (variant `fast`) asks for FAST instead of a size: its batching is fast.py's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 
 AUTO = re.compile(r"auto(:([1-9]\d*))?")
+FAST = "fast"  # what a fast cell asks for (evaluation.yaml `fast:` says how it batches)
 
 
 def requested(task, run_batch_size: str) -> str:
@@ -40,9 +42,20 @@ class BatchSizes:
             return size
 
         lm._detect_batch_size = recorded
+        self.fast = None
 
     def start(self, batch: str) -> None:
         """Before a task: its batch size, no size detected for another task."""
+        from repro.config.evaluation import evaluation
+        from repro.evaluate.fast import FastBatches
+
+        if self.fast is not None:
+            self.fast.remove()
+            self.fast = None
+        if batch == FAST:
+            self.batch, self.fast = batch, FastBatches(self.lm, evaluation().fast)
+            self.fast.install()
+            return
         auto = AUTO.fullmatch(batch)
         lm = self.lm
         lm.batch_size_per_gpu = "auto" if auto else int(batch)
@@ -50,8 +63,14 @@ class BatchSizes:
         lm.batch_sizes = {}
         self.detected, self.batch = [], batch
 
+    def effective(self) -> dict:
+        """What the HFLM's own batch size reads as in this task (fast: the wrappers set it)."""
+        return {"batch_size": FAST} if self.fast is not None else {}
+
     def record(self) -> dict:
         """After a task: what was asked for and the sizes used (in the order first used)."""
+        if self.fast is not None:
+            return self.fast.record()
         if not is_auto(self.batch):
             resolved = [int(self.batch)]
         else:

@@ -5,6 +5,7 @@
     python -m repro evaluate --models llama-3.2-1b-instruct --variants paper chat
     python -m repro evaluate --shard 2/4 --results results     # one of four GPUs or nodes
     python -m repro evaluate --models smollm2-135m-instruct    # the CPU smoke model
+    python -m repro evaluate --setting fast                    # batched: cells of its own, labelled
     python -m repro evaluate --levels 10 40 --allocations uniform spare3 owl   # non-uniform widths
 
 The command line of `repro.evaluate.stage.evaluate` (what runs is planned in plan.py and
@@ -41,6 +42,10 @@ def add_run_options(p: argparse.ArgumentParser, *, models_help: str, levels_help
     p.add_argument("--batch-size", type=batch_size,
                    help="a number, 'auto' or 'auto:N' (default: evaluation.yaml's, 1: what the "
                         "paper's code effectively ran); a task's own batch_size in suites.yaml wins")
+    p.add_argument("--setting", choices=["paper", "fast"], default="paper",
+                   help="paper: the paper's batching (default); fast: batched by token budget "
+                        "(repro/config/evaluation.yaml), cells of its own (variant 'fast'), "
+                        "labelled in every table and in the claims report")
     p.add_argument("--max-batch-size", type=options.positive_int, default=64,
                    help="the largest size 'auto' tries (lm-eval's default: 64)")
     p.add_argument("--max-length", type=options.positive_int,
@@ -59,6 +64,7 @@ def lm_options(args: argparse.Namespace) -> LmEvalOptions:
     """The lm-eval options of the command line (add_run_options)."""
     return LmEvalOptions(suite=args.suite, tasks=args.tasks, limit=args.limit,
                          batch_size=args.batch_size, max_batch_size=args.max_batch_size,
+                         setting=args.setting,
                          max_length=args.max_length, bootstrap_iters=args.bootstrap_iters,
                          seed=args.seed, calibration=args.calibration,
                          calibration_samples=args.calibration_samples)

@@ -21,7 +21,7 @@ from repro.core import pruning
 from repro.core.errors import ReproError
 from repro.core.pruning import PAPER_TIE_BREAK, UNIFORM, Allocation
 from repro.core.variant import Variant
-from repro.evaluate.batch import is_auto, requested
+from repro.evaluate.batch import FAST, is_auto, requested
 from repro.grid.options import GridOptions
 from repro.results.cells import Cell
 
@@ -29,6 +29,7 @@ from repro.results.cells import Cell
 SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234,
          "fewshot_random_seed": 1234}
 BATCH_SIZE = re.compile(r"auto(:[1-9]\d*)?|[1-9]\d*")
+SETTINGS = ("paper", "fast")  # fast: batched (evaluation.yaml `fast:`), cells of their own
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class LmEvalOptions:
     model's own); tasks: only these tasks of it; limit: documents per task, or a fraction in
     (0, 1) (tests only; recorded); batch_size: 'auto', 'auto:N' or a number (None: evaluation.yaml's,
     1: what the paper's code effectively ran; a task's own in suites.yaml wins); max_batch_size:
-    the largest size 'auto' tries; max_length: lm-eval's context length (None: the model's own,
+    the largest size 'auto' tries; setting: 'paper' (the paper's batching) or 'fast' (batched:
+    evaluation.yaml `fast:`, its own cells, variant `fast`, labelled wherever shown); max_length: lm-eval's context length (None: the model's own,
     models.yaml's); bootstrap_iters: lm-eval's stderr
     resamples; seed: of the 'random' criterion; calibration: a UTF-8 text for activation, hybrid
     and owl (None: Python stdlib docstrings), cut into calibration_samples windows of 512 tokens."""
@@ -47,6 +49,7 @@ class LmEvalOptions:
     limit: float | None = None
     batch_size: str | None = None
     max_batch_size: int = 64
+    setting: str = "paper"
     max_length: int | None = None
     bootstrap_iters: int = 100000
     seed: int = 0
@@ -60,6 +63,11 @@ class LmEvalOptions:
             object.__setattr__(self, "calibration", Path(self.calibration))
             if not self.calibration.is_file():
                 raise ReproError(f"--calibration {self.calibration} is not a file; give a UTF-8 text file")
+        if self.setting not in SETTINGS:
+            raise ReproError(f"setting '{self.setting}': choose {' or '.join(SETTINGS)}")
+        if self.setting == "fast" and self.batch_size is not None:
+            raise ReproError("--batch-size with --setting fast: the fast setting batches by its own "
+                             "rule (repro/config/evaluation.yaml `fast:`); give one or the other")
         if self.batch_size is not None and not BATCH_SIZE.fullmatch(str(self.batch_size)):
             raise ReproError(f"batch size '{self.batch_size}': use auto, auto:N or a whole number")
         if self.limit is not None and not (0 < self.limit < 1 or (self.limit >= 1 and self.limit == int(self.limit))):
@@ -134,12 +142,15 @@ class Settings:
                    max_batch_size=lm.max_batch_size)
 
     def for_cell(self, spec: models.ModelSpec, dtype: str, criterion: str = "",
-                 task: suites.TaskSpec | None = None, allocation: dict | None = None) -> dict[str, Any]:
+                 task: suites.TaskSpec | None = None, allocation: dict | None = None,
+                 fast: bool = False) -> dict[str, Any]:
         out = {"limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
                "max_length": self.max_length or spec.max_length, "dtype": dtype,
                "revision": spec.revision, "seeds": SEEDS, "random_criterion_seed": self.seed,
                "tie_break": self.tie_break, **evaluation().cell_settings()}
-        if task is not None:  # scores can move with the batch size (repro/evaluate/batch.py)
+        if task is not None and fast:  # the fast setting's batching (repro/evaluate/fast.py)
+            out["batch_size"], out["fast"] = FAST, evaluation().fast.record()
+        elif task is not None:  # scores can move with the batch size (repro/evaluate/batch.py)
             out["batch_size"] = requested(task, self.batch_size)
             if is_auto(out["batch_size"]):
                 out["max_batch_size"] = self.max_batch_size
@@ -192,7 +203,8 @@ def make_plans(grid: GridOptions, lm: LmEvalOptions, *, stage: str, default_mode
             one = task_of(spec, suite)
             tasks = [t for t in tasks if t.name == one]
         dtype = grid.dtype or dtype_of(spec)
-        variants = [v.replace(tie_break=grid.tie_break) for v in variants_of(spec, dtype)]
+        variants = [v.replace(tie_break=grid.tie_break, fast=lm.setting == "fast")
+                    for v in variants_of(spec, dtype)]
         plans.append(ModelPlan(spec, tasks, levels_of(spec), rows, variants, stage=stage, dtype=dtype))
     for p in plans:
         models.check_access(p.spec)

@@ -136,7 +136,8 @@ class LmEvalStage(GridStage):
             tasks = {t.name: t for t in p.tasks}
             for c in p.cells():
                 alloc = self.allocation_settings(p, c.criterion, c.dims.allocation)
-                settings = self.settings.for_cell(p.spec, p.dtype, c.criterion, tasks[c.task], alloc)
+                settings = self.settings.for_cell(p.spec, p.dtype, c.criterion, tasks[c.task], alloc,
+                                                  fast=c.dims.fast)
                 self.cell_settings[c] = settings
                 out.append(Job(c, settings, p.spec.identity))
         return out
@@ -207,7 +208,8 @@ class LmEvalStage(GridStage):
             prov = provenance(
                 host_info(settings.device), stage=plan.stage, model=plan.spec.record(),
                 source=loaded.source, dtype=plan.dtype, max_length=loaded.max_length,
-                batch_size=sizes.record(), hflm=hflm.effective(lm), apply_chat_template=chat,
+                batch_size=sizes.record(), hflm={**hflm.effective(lm), **sizes.effective()},
+                apply_chat_template=chat,
                 fewshot_as_multiturn=False, system_instruction=None, seeds=SEEDS, limit=settings.limit,
                 bootstrap_iters=settings.bootstrap_iters, use_cache=None,
                 nltk_punkt_tab_stub=stub_active(), seconds=round(elapsed, 2),

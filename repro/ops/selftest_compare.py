@@ -1,5 +1,5 @@
 """What the self-test reads back from the cells its stages wrote: lm-eval's per-request answers
-(batch 1 against auto), the efficiency figures per level, and the report's files."""
+(the paper setting, batch 1, against the fast one), the efficiency figures per level, and the report's files."""
 
 from __future__ import annotations
 
@@ -14,27 +14,30 @@ class Failed(Exception):
     """A self-test check did not hold; the message is one line saying what and what to do."""
 
 
-def _cell(model: str, level: float, task: str) -> cellio.Cell:
-    return cellio.Cell("evaluate", model, "maw", float(level), task)
+FAST = "fast"  # the variant of the fast setting's cells
 
 
-def read_cell(root: Path, model: str, level: float, task: str) -> dict:
-    rec = cellio.read(root, _cell(model, level, task))
+def _cell(model: str, level: float, task: str, variant: str = "") -> cellio.Cell:
+    return cellio.Cell("evaluate", model, "maw", float(level), task, variant)
+
+
+def read_cell(root: Path, model: str, level: float, task: str, variant: str = "") -> dict:
+    rec = cellio.read(root, _cell(model, level, task, variant))
     if rec is None:
         raise Failed(f"no intact cell for {task} at level {level:g} under {root}")
     return rec
 
 
-def samples(root: Path, model: str, level: float, task: str) -> dict[str, list]:
+def samples(root: Path, model: str, level: float, task: str, variant: str = "") -> dict[str, list]:
     """doc_id -> the value of each request: a log-likelihood (float) or a generation (str)."""
-    return {d: [v for v, _ in reqs] for d, reqs in _requests(root, model, level, task).items()}
+    return {d: [v for v, _ in reqs] for d, reqs in _requests(root, model, level, task, variant).items()}
 
 
-def _requests(root: Path, model: str, level: float, task: str) -> dict[str, list]:
+def _requests(root: Path, model: str, level: float, task: str, variant: str = "") -> dict[str, list]:
     """doc_id -> (value, kind) per request; kind: loglikelihood | rolling | generation."""
     from repro.evaluate.runner import SAMPLES
 
-    path = _cell(model, level, task).path(root)
+    path = _cell(model, level, task, variant).path(root)
     out = {}
     for line in gzip.decompress(path.with_name(f"{path.stem}.{SAMPLES}").read_bytes()).splitlines():
         row = json.loads(line)
@@ -49,11 +52,11 @@ def _requests(root: Path, model: str, level: float, task: str) -> dict[str, list
 
 def kind(root: Path, rec: dict) -> str:
     c = rec["cell"]
-    return next(iter(_requests(root, c["model"], c["level"], c["task"]).values()))[0][1]
+    return next(iter(_requests(root, c["model"], c["level"], c["task"], c["variant"]).values()))[0][1]
 
 
-def request_count(root: Path, model: str, level: float, task: str) -> int:
-    return sum(len(v) for v in samples(root, model, level, task).values())
+def request_count(root: Path, model: str, level: float, task: str, variant: str = "") -> int:
+    return sum(len(v) for v in samples(root, model, level, task, variant).values())
 
 
 def _metric_diff(a: dict, b: dict, task: str) -> str:
@@ -65,14 +68,15 @@ def _metric_diff(a: dict, b: dict, task: str) -> str:
     return ", ".join(parts) or "none comparable"
 
 
-def batch_sizes(auto_root: Path, one_root: Path, model: str, level: float, task: str, tol) -> dict:
-    """Batch "auto" against batch 1 for one task, request by request."""
-    auto, one = samples(auto_root, model, level, task), samples(one_root, model, level, task)
-    if auto.keys() != one.keys() or any(len(auto[d]) != len(one[d]) for d in auto):
-        raise Failed(f"{task}: batch 1 and auto answered different documents or requests")
-    pairs = [(a, b) for d in auto for a, b in zip(auto[d], one[d], strict=True)]
-    metric = _metric_diff(read_cell(auto_root, model, level, task),
-                          read_cell(one_root, model, level, task), task)
+def settings(fast_root: Path, paper_root: Path, model: str, level: float, task: str, tol) -> dict:
+    """The fast setting against the paper's for one task, request by request: the metric's
+    change (fast - paper), the largest loglikelihood difference, the generations that differ."""
+    fast, paper = samples(fast_root, model, level, task, FAST), samples(paper_root, model, level, task)
+    if fast.keys() != paper.keys() or any(len(fast[d]) != len(paper[d]) for d in fast):
+        raise Failed(f"{task}: the paper and fast settings answered different documents or requests")
+    pairs = [(a, b) for d in fast for a, b in zip(fast[d], paper[d], strict=True)]
+    metric = _metric_diff(read_cell(fast_root, model, level, task, FAST),
+                          read_cell(paper_root, model, level, task), task)
     if pairs and isinstance(pairs[0][0], str):
         return {"kind": "generation", "requests": len(pairs), "metric_diff": metric,
                 "outputs_differing": sum(a != b for a, b in pairs)}

@@ -162,12 +162,12 @@ def prune(ctx: Context) -> dict:
             "same_as_stable": sum(torch.equal(a, b) for a, b in zip(on_device, stable, strict=True))}
 
 
-def _eval_argv(ctx: Context, results: Path, batch: str, levels) -> list[str]:
+def _eval_argv(ctx: Context, results: Path, setting: str, levels) -> list[str]:
     s = ctx.scale
     return ["--models", ctx.cfg.model, "--suite", ctx.cfg.suite, "--levels",
             *(f"{x:g}" for x in levels), "--dtype", s.dtype,
-            "--device", ctx.device, "--bootstrap-iters", "0", "--batch-size", batch,
-            "--max-batch-size", str(s.max_batch_size), "--results", str(results),
+            "--device", ctx.device, "--bootstrap-iters", "0", "--setting", setting,
+            "--results", str(results),
             *(["--max-length", str(s.max_length)] if s.max_length else []),
             *(["--limit", str(s.limit)] if s.limit else [])]
 
@@ -177,42 +177,43 @@ def _tasks(ctx: Context) -> list[str]:
 
 
 def evaluate(ctx: Context) -> dict:
-    """The evaluate stage at batch "auto": every cell written, with a resolved batch size."""
-    ctx.stage("evaluate", *_eval_argv(ctx, ctx.results, "auto", ctx.cfg.levels))
-    resolved, rate = set(), None
+    """The evaluate stage in the fast setting: every cell written (variant `fast`), with the
+    batches it ran recorded."""
+    ctx.stage("evaluate", *_eval_argv(ctx, ctx.results, "fast", ctx.cfg.levels))
+    largest, rate = {}, None
     for level in ctx.cfg.levels:
         for task in _tasks(ctx):
-            rec = compare.read_cell(ctx.results, ctx.cfg.model, level, task)
+            rec = compare.read_cell(ctx.results, ctx.cfg.model, level, task, compare.FAST)
             bs = rec["provenance"]["batch_size"]
-            if bs.get("requested") != "auto" or not bs.get("resolved") or not all(
-                    isinstance(x, int) and x >= 1 for x in bs["resolved"]):
+            if bs.get("requested") != "fast" or not bs.get("used"):
                 raise Failed(f"{task} at level {level:g}: batch size recorded as {bs}, not the "
-                             "sizes 'auto' resolved to")
-            resolved.update(bs["resolved"])
+                             "fast setting's batches")
+            for kind, used in bs["used"].items():
+                largest[kind] = max(largest.get(kind, 0), used.get("max", used.get("batch_size", 0)))
             if level == 0 and rate is None and compare.kind(ctx.results, rec) == "loglikelihood":
                 # multiple choice: the paper's most common request kind
-                n = compare.request_count(ctx.results, ctx.cfg.model, level, task)
+                n = compare.request_count(ctx.results, ctx.cfg.model, level, task, compare.FAST)
                 rate = (task, n / rec["provenance"]["seconds"])
     if rate is None:
         raise Failed(f"suite {ctx.cfg.suite} has no loglikelihood task at level 0 to time")
-    return {"cells": len(ctx.cfg.levels) * len(_tasks(ctx)),
-            "resolved_batch_sizes": sorted(resolved), "loglikelihood_task": rate[0],
-            "loglikelihood_requests_per_s": rate[1]}
+    return {"cells": len(ctx.cfg.levels) * len(_tasks(ctx)), "largest_batches": largest,
+            "loglikelihood_task": rate[0], "loglikelihood_requests_per_s": rate[1]}
 
 
 def batch(ctx: Context) -> dict:
-    """The prune level's cells again at batch size 1, compared request by request with auto."""
-    other = ctx.out / "results-batch1"
+    """The prune level's cells again in the paper setting (batch 1), compared request by
+    request with the fast setting's: what choosing the fast setting changes, in numbers."""
+    other = ctx.out / "results-paper"
     level = ctx.cfg.prune_level
-    ctx.stage("evaluate", *_eval_argv(ctx, other, "1", [level]))
+    ctx.stage("evaluate", *_eval_argv(ctx, other, "paper", [level]))
     tol = ctx.cfg.tolerance[ctx.scale.dtype]
     out = {"level": level, "dtype": ctx.scale.dtype, "atol": tol.atol, "rtol": tol.rtol, "tasks": {}}
     for task in _tasks(ctx):
-        got = compare.batch_sizes(ctx.results, other, ctx.cfg.model, level, task, tol)
+        got = compare.settings(ctx.results, other, ctx.cfg.model, level, task, tol)
         if got["kind"] == "loglikelihood" and got["outside_tolerance"]:
             raise Failed(f"{task}: {got['outside_tolerance']} of {got['requests']} loglikelihoods "
-                         f"differ between batch 1 and auto by more than the tolerance (max |d| "
-                         f"{got['max_abs_diff']:.3g} nats)")
+                         f"differ between the paper setting and the fast one by more than the "
+                         f"tolerance (max |d| {got['max_abs_diff']:.3g} nats)")
         out["tasks"][task] = got
     return out
 

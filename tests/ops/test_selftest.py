@@ -20,8 +20,9 @@ MODEL = "smollm2-135m-instruct"
 
 
 def _write(root, task, resps_by_doc, results=None):
-    """A cell as the runner writes it: payload, and lm-eval's samples as a gzipped attachment."""
-    cell = cellio.Cell("evaluate", MODEL, "maw", 40.0, task)
+    """A cell as the runner writes it: payload, and lm-eval's samples as a gzipped attachment
+    (under root "fast": the fast setting's cell, variant fast)."""
+    cell = cellio.Cell("evaluate", MODEL, "maw", 40.0, task, compare.FAST if root.name == "fast" else "")
     rows = [json.dumps({"doc_id": d, "resps": r, "task": task}) for d, r in resps_by_doc.items()]
     payload = {"results": {task: results or {"acc,none": 0.5}}, "metrics_kept": ["acc,none"]}
     cellio.write(root, cell, payload, {"seconds": 2.0},
@@ -37,32 +38,32 @@ def test_tolerance_is_absolute_plus_relative():
     assert cfg.tolerance["float32"].atol < cfg.tolerance["bfloat16"].atol
 
 
-def test_batch_comparison_flags_loglikelihoods_outside_tolerance(tmp_path):
+def test_the_settings_comparison_flags_loglikelihoods_outside_tolerance(tmp_path):
     tol = Tolerance(atol=1e-3, rtol=0.0)
     mc = {"0": [[[-7.85, False]], [[-11.75, False]]], "1": [[[-2.0, True]], [[-3.0, False]]]}
-    _write(tmp_path / "auto", "smoke_mc", mc)
-    _write(tmp_path / "one", "smoke_mc", mc, results={"acc,none": 0.25})
-    got = compare.batch_sizes(tmp_path / "auto", tmp_path / "one", MODEL, 40, "smoke_mc", tol)
+    _write(tmp_path / "fast", "smoke_mc", mc)
+    _write(tmp_path / "paper", "smoke_mc", mc, results={"acc,none": 0.25})
+    got = compare.settings(tmp_path / "fast", tmp_path / "paper", MODEL, 40, "smoke_mc", tol)
     assert got == {"kind": "loglikelihood", "requests": 4, "metric_diff": "acc +0.25",
                    "max_abs_diff": 0.0, "outside_tolerance": 0}
-    mc["1"][1] = [[-3.01, False]]  # 0.01 nats apart at batch 1
-    _write(tmp_path / "one", "smoke_mc", mc)
-    got = compare.batch_sizes(tmp_path / "auto", tmp_path / "one", MODEL, 40, "smoke_mc", tol)
+    mc["1"][1] = [[-3.01, False]]  # 0.01 nats apart in the paper setting
+    _write(tmp_path / "paper", "smoke_mc", mc)
+    got = compare.settings(tmp_path / "fast", tmp_path / "paper", MODEL, 40, "smoke_mc", tol)
     assert got["outside_tolerance"] == 1 and got["max_abs_diff"] == pytest.approx(0.01)
 
 
-def test_batch_comparison_counts_differing_generations_and_kinds(tmp_path):
-    _write(tmp_path / "auto", "smoke_gen", {"0": [["5"]], "1": [["7"]], "2": [["9"]]})
-    _write(tmp_path / "one", "smoke_gen", {"0": [["5"]], "1": [["8"]], "2": [["9"]]})
-    got = compare.batch_sizes(tmp_path / "auto", tmp_path / "one", MODEL, 40, "smoke_gen",
+def test_the_settings_comparison_counts_differing_generations_and_kinds(tmp_path):
+    _write(tmp_path / "fast", "smoke_gen", {"0": [["5"]], "1": [["7"]], "2": [["9"]]})
+    _write(tmp_path / "paper", "smoke_gen", {"0": [["5"]], "1": [["8"]], "2": [["9"]]})
+    got = compare.settings(tmp_path / "fast", tmp_path / "paper", MODEL, 40, "smoke_gen",
                               Tolerance(atol=0, rtol=0))
     assert (got["kind"], got["requests"], got["outputs_differing"]) == ("generation", 3, 1)
-    _write(tmp_path / "auto", "smoke_ppl", {"0": [[-6685.9]]})
-    rec = compare.read_cell(tmp_path / "auto", MODEL, 40, "smoke_ppl")
-    assert compare.kind(tmp_path / "auto", rec) == "rolling"
-    _write(tmp_path / "one", "smoke_ppl", {"1": [[-6685.9]]})  # another document
+    _write(tmp_path / "fast", "smoke_ppl", {"0": [[-6685.9]]})
+    rec = compare.read_cell(tmp_path / "fast", MODEL, 40, "smoke_ppl", compare.FAST)
+    assert compare.kind(tmp_path / "fast", rec) == "rolling"
+    _write(tmp_path / "paper", "smoke_ppl", {"1": [[-6685.9]]})  # another document
     with pytest.raises(compare.Failed, match="different documents"):
-        compare.batch_sizes(tmp_path / "auto", tmp_path / "one", MODEL, 40, "smoke_ppl",
+        compare.settings(tmp_path / "fast", tmp_path / "paper", MODEL, 40, "smoke_ppl",
                             Tolerance(atol=1, rtol=0))
 
 
@@ -119,7 +120,8 @@ FIGURES = {
     "prune": {"model": MODEL, "dtype": "bfloat16", "level": 40.0, "tie_break": "topk",
               "kept_width": 922, "width": 1536, "layers": 30, "same_as_cpu_topk": 27,
               "same_as_stable": 8, "prune_seconds": 0.2},
-    "evaluate": {"cells": 8, "resolved_batch_sizes": [64], "loglikelihood_task": "smoke_mc",
+    "evaluate": {"cells": 8, "largest_batches": {"generate_until": 32, "loglikelihood": 64},
+                 "loglikelihood_task": "smoke_mc",
                  "loglikelihood_requests_per_s": 512.4},
     "batch": {"level": 40.0, "dtype": "bfloat16", "atol": 0.05, "rtol": 0.01, "tasks": {
         "smoke_mc": {"kind": "loglikelihood", "requests": 84, "metric_diff": "acc +0",
@@ -140,6 +142,8 @@ def test_summary_shows_the_measured_figures():
     assert "CUDA NOT TESTED" not in text and "driver 535.183.01" in text
     assert "612.30 TFLOP/s" in text and "device topk = CPU topk in 27/30 layers" in text
     assert "512.4 requests/s" in text and "1/14 generations differ" in text
+    assert "fast setting, largest batches generate_until 32, loglikelihood 64" in text
+    assert "fast vs paper (batch 1) at level 40%" in text
     assert "level  0%: prefill 128 tokens 9.1 ms, batch 8 energy 0.0123 J/token" in text
     cpu = st.summary({**FIGURES, "cuda_tested": False})
     assert "CUDA NOT TESTED" in cpu and "CUDA was NOT tested" in cpu
