@@ -51,6 +51,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="a subset of the profile's stages, run in the pipeline's order")
     options.add_levels(p, "every level of each model")
     options.add_shard(p)
+    p.add_argument("--setting", choices=["paper", "fast"], default="paper",
+                   help="the lm-eval stages' setting: paper (batch 1, what the paper's code ran; "
+                        "default) or fast (batched: repro/config/evaluation.yaml `fast:`; cells of "
+                        "their own, labelled in every table and in the claims report)")
     p.add_argument("--skip-preflight", action="store_true", help="for a rerun on a checked host")
     p.add_argument("--out", type=Path, help="results/, data/ and generated/ go here "
                    "(default: $REPRO_OUT, else the profile's, e.g. build/full)")
@@ -84,7 +88,7 @@ def selection_models(profile: Profile, models_: list[str]) -> list[str]:
 
 
 def command(cfg: Pipeline, profile: Profile, stage: str, values: dict[str, list[str]],
-            *, levels: list[float] | None, shard: str | None) -> list[str]:
+            *, levels: list[float] | None, shard: str | None, setting: str = "paper") -> list[str]:
     """`python -m repro <stage> ...` with the stage's argument template filled in."""
     spec = cfg.stages[stage]
     argv = []
@@ -98,6 +102,8 @@ def command(cfg: Pipeline, profile: Profile, stage: str, values: dict[str, list[
         argv += ["--levels", *(f"{x:g}" for x in levels)]
     if spec.sharded and shard:
         argv += ["--shard", shard]
+    if spec.setting and setting != "paper":
+        argv += ["--setting", setting]
     return [sys.executable, "-m", "repro", stage, *argv, *profile.extra.get(stage, ())]
 
 
@@ -145,7 +151,7 @@ INCOMPLETE = 3  # a grid stage's exit status when cells of its shard are missing
 
 
 def check_grid(cfg: Pipeline, profile: Profile, stages: list[str], values: dict[str, list[str]],
-               *, levels: list[float] | None, env: dict) -> None:
+               *, levels: list[float] | None, env: dict, setting: str = "paper") -> None:
     """Ask each sharded stage of `stages` whether its whole grid is there (`--check`); one
     line naming what is missing before the aggregate goes on with what there is."""
     missing = []
@@ -153,7 +159,7 @@ def check_grid(cfg: Pipeline, profile: Profile, stages: list[str], values: dict[
         if not cfg.stages[stage].sharded or (stage == "neuron-selection" and not values["selection_models"]) \
                 or (stage == "efficiency" and not values["efficiency_models"]):
             continue  # a stage the run skips has no grid to ask about
-        argv = [*command(cfg, profile, stage, values, levels=levels, shard=None), "--check", "-q"]
+        argv = [*command(cfg, profile, stage, values, levels=levels, shard=None, setting=setting), "--check", "-q"]
         done = subprocess.run(argv, env=env, capture_output=True, text=True)
         if done.returncode == INCOMPLETE:
             missing.append(done.stderr.strip().splitlines()[-1].removeprefix("error: "))
@@ -183,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
     levels = args.levels or profile.levels  # the smoke profile's are its own (pipeline.yaml)
     if args.dry_run:  # the stages' commands and the run's estimated cost (repro/ops/estimate.py)
         for stage in order:
-            argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard)
+            argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard,
+                           setting=args.setting)
             print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}")
         return estimate.dry_run(args, cfg, profile, order, values, levels, threads)
     if threads:
@@ -200,12 +207,13 @@ def run(args: argparse.Namespace) -> int:
             log.info("efficiency: skipped (it profiles %s, none selected)",
                      ", ".join(efficiency_config().models))
             continue
-        argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard)
+        argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard,
+                           setting=args.setting)
         print(f"== pipeline: {stage}: repro {' '.join(argv[3:])}", flush=True)
         t0 = time.monotonic()
         if cfg.stages[stage].copies_published:  # aggregate: is every grid stage's grid there?
             check_grid(cfg, profile, [s for s in profile.stages if s not in order], values,
-                       levels=levels, env=env)
+                       levels=levels, env=env, setting=args.setting)
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         rc = run_stage(argv, env)
         timings[stage] = round(time.monotonic() - t0, 1)
@@ -227,6 +235,6 @@ def run(args: argparse.Namespace) -> int:
     if later:
         print(f"== pipeline: shard {args.shard}: {', '.join(later)} wait for every shard: then run "
               f"python -m repro pipeline --profile {args.profile} --stages {' '.join(later)} "
-              f"--out {out}")
+              f"--out {out}" + ("" if args.setting == "paper" else f" --setting {args.setting}"))
     print(f"== pipeline: results, data and regenerated tables are in {out}")
     return 0

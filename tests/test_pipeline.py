@@ -66,6 +66,20 @@ def test_commands_fill_the_templates():
                       "--calibration-samples", "4"]
 
 
+def test_the_fast_setting_reaches_the_lm_eval_stages_only():
+    cfg, paper = pipeline(), pipeline().profiles["paper"]
+    values = {"models": ["llama-3.2-1b"], "selection_models": ["llama-3.2-1b"],
+              "efficiency_models": ["llama-3.2-1b"], "out": ["/o"], "results": ["/o/results"],
+              "data": ["/o/data"], "generated": ["/o/generated"], "run_id": ["full"]}
+    takes = {s for s in cfg.stages
+             if "--setting" in command(cfg, paper, s, values, levels=None, shard=None, setting="fast")}
+    assert takes == {"neuron-selection", "evaluate", "extensions"}  # sensitivity: one setting
+    assert not any("--setting" in command(cfg, paper, s, values, levels=None, shard=None)
+                   for s in cfg.stages)  # the paper setting is the stages' own default
+    ev = command(cfg, paper, "evaluate", values, levels=None, shard="1/2", setting="fast")
+    assert ev[-2:] == ["--setting", "fast"]
+
+
 def test_efficiency_models_are_the_ones_the_paper_profiled_unless_a_profile_says():
     from repro.config.efficiency import load_config
 

@@ -25,17 +25,43 @@ SETTINGS = ("paper", "fast")
 
 @dataclass(frozen=True)
 class Setting:
-    loglikelihood_batch: int
+    """An evaluation setting's batching as the estimate prices it (the same on every device:
+    neither setting probes memory). token_budget None: loglikelihood batches of max_batch."""
+
+    name: str
+    max_batch: int
     generate_batch: int
-    cpu_batch: int | None = None   # the batch a CPU run uses in this setting (None: the same)
+    rolling_batch: int
+    token_budget: int | None = None
 
-    def __post_init__(self) -> None:
-        require(self.loglikelihood_batch >= 1 and self.generate_batch >= 1, "batch sizes must be >= 1")
+    def batch(self, kind: str, tokens: float) -> int:
+        """Requests per batch of a task's `kind` whose forwards hold `tokens` tokens each."""
+        if kind == "generate":
+            return self.generate_batch
+        if kind == "rolling":
+            return self.rolling_batch
+        if self.token_budget is None:
+            return self.max_batch
+        return max(1, min(self.max_batch, self.token_budget // max(1, int(tokens))))
 
-    def batch(self, kind: str, device: str) -> int:
-        if device == "cpu" and self.cpu_batch:
-            return self.cpu_batch
-        return self.generate_batch if kind == "generate" else self.loglikelihood_batch
+    def describe(self) -> str:
+        if self.token_budget is None:
+            return f"batch {self.max_batch}"
+        return (f"loglikelihood batches within {self.token_budget} tokens (at most {self.max_batch}), "
+                f"generation batch {self.generate_batch}, rolling {self.rolling_batch}")
+
+
+def settings() -> dict[str, Setting]:
+    """paper: batch 1 (evaluation.yaml `batch_size`, what the paper's code ran); fast:
+    evaluation.yaml `fast:` (repro/evaluate/fast.py)."""
+    from repro.config.evaluation import evaluation
+
+    cfg = evaluation()
+    one = int(cfg.batch_size) if cfg.batch_size.isdigit() else 1
+    f = cfg.fast
+    return {"paper": Setting("paper", one, one, one),
+            "fast": Setting("fast", f.max_batch_size, f.generate_batch_size, f.rolling_batch_size,
+                            f.token_budget)}
 
 
 @dataclass(frozen=True)
@@ -89,14 +115,14 @@ class Host:
 @dataclass(frozen=True)
 class Costs:
     version: int
-    settings: dict[Literal[SETTINGS], Setting]
     tasks: dict[str, TaskCost]
     calibration_window_tokens: int
     devices: dict[str, Device]
     host: Host
 
-    def __post_init__(self) -> None:
-        require(set(self.settings) == set(SETTINGS), f"settings must be exactly {', '.join(SETTINGS)}")
+    @property
+    def settings(self) -> dict[str, Setting]:
+        return settings()
 
     def task(self, name: str) -> TaskCost:
         if name not in self.tasks:

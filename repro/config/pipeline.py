@@ -21,6 +21,7 @@ class Stage:
     levels: bool = False
     guard: bool = False
     copies_published: bool = False
+    setting: bool = False  # takes the pipeline's --setting (an lm-eval stage with a fast setting)
 
     def __post_init__(self) -> None:
         for a in self.args:

@@ -77,6 +77,9 @@ def sensitivity(grid: GridOptions = DEFAULT, lm: LmEvalOptions = DEFAULT_LM, *,
         raise ReproError("--levels: level 0 (the unpruned model) is always measured; give levels above 0")
     if lm.tasks and len(lm.tasks) != 1:
         raise ReproError("--tasks: the scan measures one task beside the calibration text; give one")
+    if lm.setting != "paper":
+        raise ReproError(f"--setting {lm.setting}: the per-layer scan has one setting (its own "
+                         "replayed forwards, batch 1); leave --setting out")
 
     def task_of(spec: models.ModelSpec, suite: str) -> str:
         task = lm.tasks[0] if lm.tasks else ext.task_by_suite.get(suite)

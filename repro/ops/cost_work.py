@@ -105,7 +105,7 @@ class StageWork:
         c = costs().task(task)
         items = costs().items(task)
         items = min(items, limit) if limit else items
-        b = setting.batch(c.kind, device)
+        b = setting.batch(c.kind, c.tokens)
         self.lm_eval_cells += 1
         self.written += 1
         self.requests += items * c.requests

@@ -185,9 +185,9 @@ def render(costs_by_stage: dict[str, StageCost], rates: Rates | None, runs: str)
             tot[s] = None if tot[s] is None or sc.hours[s] is None else tot[s] + sc.hours[s]
     lines.append(f"{'total':<61}{h(tot['paper']):>10}{h(tot['fast']):>9}")
     b = costs().settings
-    lines.append(f"   paper: batch 1 (the paper's effective setting); fast: loglikelihood batch "
-                 f"{b['fast'].loglikelihood_batch}, generation batch {b['fast'].generate_batch} "
-                 f"(CPU: {b['fast'].cpu_batch}); this run's stages use the {runs} setting")
+    lines.append(f"   paper: {b['paper'].describe()} (the paper's effective setting); fast "
+                 f"(--setting fast, cells of their own): {b['fast'].describe()}; this run uses the "
+                 f"{runs} setting")
     if rates is None:
         lines.append("   hours: unknown (no torch to measure this host; run `nox -s selftest`, "
                      "or pass --gpu NAME for a table estimate)")
@@ -200,14 +200,6 @@ def render(costs_by_stage: dict[str, StageCost], rates: Rates | None, runs: str)
     return "\n".join(lines)
 
 
-def which_setting(device: str) -> str:
-    """The setting the evaluate stage's default batch size is (repro.evaluate.plan)."""
-    from repro.evaluate.plan import default_batch_size
-
-    batch = default_batch_size("cuda" if device == "cuda" else "cpu")
-    return "paper" if batch == "1" else "fast"
-
-
 def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads) -> int:
     """The pipeline's --dry-run: its stages and commands, then the estimate."""
     models_ = values["models"]
@@ -216,7 +208,7 @@ def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads
     rates = host_rates(args, need, dtypes, threads)
     device = rates.device if rates else "cuda"
     ctx = context(profile, values, levels, device, order)
-    got, runs = estimate(order, ctx, rates), which_setting(device)
+    got, runs = estimate(order, ctx, rates), getattr(args, "setting", "paper")
     print(render(got, rates, runs))
     if args.estimate_json:
         from repro.core.atomicio import write_text

@@ -59,6 +59,19 @@ def test_generation_runs_to_the_batch_longest_member_in_the_fast_setting():
     assert w1.generated_tokens == w32.generated_tokens  # the same answers, counted once
 
 
+def test_the_fast_setting_is_priced_as_it_batches():
+    from repro.config.evaluation import evaluation
+
+    fast, paper, f = costs().settings["fast"], costs().settings["paper"], evaluation().fast
+    mmlu, hella = costs().task("mmlu"), costs().task("hellaswag")
+    assert fast.batch("loglikelihood", mmlu.tokens) == f.token_budget // int(mmlu.tokens)  # 25
+    assert fast.batch("loglikelihood", hella.tokens) == f.max_batch_size  # short: capped
+    assert fast.batch("loglikelihood", 10 * f.token_budget) == 1  # longer than the budget: alone
+    assert fast.batch("generate", 834) == f.generate_batch_size
+    assert fast.batch("rolling", 4680) == f.rolling_batch_size
+    assert {paper.batch(k, 100) for k in ("loglikelihood", "generate", "rolling")} == {1}
+
+
 def test_rolling_windows_follow_max_length():
     s = costs().settings["paper"]
     short, whole = cost_work.StageWork("x"), cost_work.StageWork("x")
