@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # issue 18: the paper's published checkpoints, and the dress rehearsal of the paper profile
     "published": ("repro.ops.published", "check the paper's Hub checkpoints against the kit's prune"),
     "rehearsal": ("repro.rehearsal.cli", "the whole paper profile on a CPU with tiny models, offline"),
+    "settings-diff": ("repro.ops.settings_diff", "what the fast setting changes per task against the paper's"),
 }
 QUIET = ("-q", "--quiet")
 HELP = {"-h", "--help"}

@@ -22,6 +22,7 @@ class DeviceScale:
     efficiency_dtype: str
     efficiency_profile: str
     threads: int | None
+    paper_task_limit: int | None = None  # settings-diff on the paper's tasks (None: left out)
 
     def __post_init__(self) -> None:
         require(self.dtype in DTYPES and self.efficiency_dtype in DTYPES,
@@ -43,6 +44,7 @@ class Selftest:
     version: int
     model: str
     suite: str
+    paper_model: str
     levels: tuple[float, ...]
     prune_level: float
     devices: dict[str, DeviceScale]

@@ -12,6 +12,8 @@ Steps, in order (what each checks and measures: selftest_steps.py; sizes: config
   batch       the prune level's cells in the paper setting (batch 1), request by request against
               the fast one: loglikelihoods within the stated tolerance, the metric's change and
               the generations that differ reported (what choosing the fast setting costs)
+  paper_tasks on CUDA, the same comparison on the paper's own tasks for Llama-3.2-1B, a few
+              documents each (`repro settings-diff`), when its weights and data are cached
   efficiency  the corrected protocol with NVML energy on random weights of Llama-3.2-1B's shape
   report      aggregate and tables over those cells, the published figures beside them
   rates       this host's rates for the run-time estimate (`pipeline --dry-run`: selftest_rates.py)
@@ -39,7 +41,7 @@ from repro.core.cache import cache_root
 from repro.core.errors import ReproError
 from repro.core.options import is_cuda
 from repro.core.outdir import check_replaceable
-from repro.ops import selftest_rates
+from repro.ops import selftest_paper_tasks, selftest_rates
 from repro.ops import selftest_steps as steps
 
 MARKER = "selftest.log"  # written first: a folder holding it is ours to clear
@@ -149,6 +151,8 @@ def summary(f: dict) -> str:
         else:
             lines.append(f"    {t:<13} {c['outputs_differing']}/{c['requests']} generations "
                          f"differ; metric d {c['metric_diff']}")
+    if "paper_tasks" in f:
+        lines += selftest_paper_tasks.summary_lines(f["paper_tasks"])
     lines += [f"  efficiency  {eff['model']} random weights ({eff['dtype']}), corrected protocol "
               f"(profile {eff['profile']}), "
               f"energy {'measured (NVML)' if eff['energy_measured'] else 'not measured: ' + eff['energy_reason']}",

@@ -29,12 +29,12 @@ def read_cell(root: Path, model: str, level: float, task: str, variant: str = ""
 
 
 def samples(root: Path, model: str, level: float, task: str, variant: str = "") -> dict[str, list]:
-    """doc_id -> the value of each request: a log-likelihood (float) or a generation (str)."""
+    """task/doc_id -> each request's value: a log-likelihood (float) or a generation (str)."""
     return {d: [v for v, _ in reqs] for d, reqs in _requests(root, model, level, task, variant).items()}
 
 
 def _requests(root: Path, model: str, level: float, task: str, variant: str = "") -> dict[str, list]:
-    """doc_id -> (value, kind) per request; kind: loglikelihood | rolling | generation."""
+    """task/doc_id -> (value, kind) per request; kind: loglikelihood | rolling | generation."""
     from repro.evaluate.runner import SAMPLES
 
     path = _cell(model, level, task, variant).path(root)
@@ -46,7 +46,7 @@ def _requests(root: Path, model: str, level: float, task: str, variant: str = ""
             v = resp[0]
             vals.append((float(v[0]), "loglikelihood") if isinstance(v, list)
                         else (v, "generation") if isinstance(v, str) else (float(v), "rolling"))
-        out[str(row["doc_id"])] = vals
+        out[f"{row.get('task', task)}/{row['doc_id']}"] = vals  # a group's subtasks share doc ids
     return out
 
 
@@ -64,7 +64,8 @@ def _metric_diff(a: dict, b: dict, task: str) -> str:
     parts = []
     for key in a["payload"]["metrics_kept"]:
         if isinstance(ra.get(key), int | float) and isinstance(rb.get(key), int | float):
-            parts.append(f"{key.split(',')[0]} {ra[key] - rb[key]:+.4g}")
+            name, _, filt = key.partition(",")
+            parts.append(f"{name}{'' if filt in ('', 'none') else f' ({filt})'} {ra[key] - rb[key]:+.4g}")
     return ", ".join(parts) or "none comparable"
 
 

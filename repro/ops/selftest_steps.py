@@ -19,6 +19,7 @@ from repro.config.selftest import DeviceScale, Selftest
 from repro.core.options import is_cuda
 from repro.ops import selftest_compare as compare
 from repro.ops.selftest_compare import Failed
+from repro.ops.selftest_paper_tasks import paper_tasks
 from repro.ops.selftest_rates import rates
 from repro.results import cells as cellio
 
@@ -261,4 +262,4 @@ def report(ctx: Context) -> dict:
 
 
 STEPS = [("host", host), ("prune", prune), ("evaluate", evaluate), ("batch", batch),
-         ("efficiency", efficiency), ("report", report), ("rates", rates)]
+         ("paper_tasks", paper_tasks), ("efficiency", efficiency), ("report", report), ("rates", rates)]

@@ -128,6 +128,11 @@ FIGURES = {
                      "max_abs_diff": 0.012, "outside_tolerance": 0},
         "smoke_gen": {"kind": "generation", "requests": 14, "metric_diff": "exact_match -0.07143",
                       "outputs_differing": 1}}},
+    "paper_tasks": {"model": "llama-3.2-1b", "limit": 5, "dtype": "bfloat16", "tasks": {
+        "mmlu": {"kind": "loglikelihood", "requests": 1140, "metric_diff": "acc +0.001754",
+                 "max_abs_diff": 0.031, "outside_tolerance": 0},
+        "ifeval": {"kind": "generation", "requests": 5, "metric_diff": "prompt_level_strict_acc -0.2",
+                   "outputs_differing": 2}}},
     "efficiency": {"model": "llama-3.2-1b", "dtype": "bfloat16", "profile": "selftest",
                    "energy_measured": True, "energy_reason": "", "workloads": [],
                    "levels": {"0": [["prefill 128 tokens", 9.1, "ms"],
@@ -145,8 +150,29 @@ def test_summary_shows_the_measured_figures():
     assert "fast setting, largest batches generate_until 32, loglikelihood 64" in text
     assert "fast vs paper (batch 1) at level 40%" in text
     assert "level  0%: prefill 128 tokens 9.1 ms, batch 8 energy 0.0123 J/token" in text
-    cpu = st.summary({**FIGURES, "cuda_tested": False})
+    assert "paper tasks fast vs paper on llama-3.2-1b (bfloat16), first 5 documents" in text
+    assert "ifeval             2/5 generations differ; metric d prompt_level_strict_acc -0.2" in text
+    cpu = st.summary({**FIGURES, "cuda_tested": False, "paper_tasks": {"skipped": "a GPU measurement"}})
+    assert "paper tasks skipped: a GPU measurement" in cpu
     assert "CUDA NOT TESTED" in cpu and "CUDA was NOT tested" in cpu
+
+
+def test_the_paper_tasks_step_says_why_it_cannot_run(tmp_path, monkeypatch):
+    from repro.config import models, suites
+    from repro.ops import selftest_paper_tasks as pt
+
+    cfg = selftest()
+    cpu = steps.Context(device="cpu", cfg=cfg, scale=cfg.scale("cpu"), out=tmp_path, published=tmp_path)
+    assert "GPU measurement" in pt.paper_tasks(cpu)["skipped"]
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty"))  # no prefetch marker
+    cuda = steps.Context(device="cuda", cfg=cfg, scale=cfg.scale("cuda"), out=tmp_path, published=tmp_path)
+    assert "task data are not cached" in pt.paper_tasks(cuda)["skipped"]
+    paper13 = [t.name for t in suites.resolve("paper13")]
+    monkeypatch.setattr("repro.ops.prefetch.read_marker", lambda cache=None: {"tasks": paper13})
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert "weights are not cached: python -m repro prepare --models llama-3.2-1b" in \
+        pt.paper_tasks(cuda)["skipped"]
+    assert pt.not_ready(models.get("llama-3.2-1b")) is not None
 
 
 def test_host_step_on_the_cpu_checks_a_bf16_matmul(tmp_path):
