@@ -169,8 +169,9 @@ def selftest(session: nox.Session) -> None:
 def full(session: nox.Session) -> None:
     """Every stage of the paper in order, resumable per cell; results on the mounted volume.
 
-    nox -s full -- [--models ...] [--stages ...] [--shard i/n] [--out DIR]: the `paper` profile of
-    `python -m repro pipeline` (stages and sharding rules: repro/config/pipeline.yaml)."""
+    nox -s full -- [--models ...] [--stages ...] [--shard i/n] [--out DIR] [--setting fast]: the
+    `paper` profile of `python -m repro pipeline` (stages and sharding rules:
+    repro/config/pipeline.yaml; --setting fast: batched lm-eval, cells of their own, labelled)."""
     install(session, "run")
     repro(session, "pipeline", "--profile", "paper", *session.posargs)
 
