@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_steps(ctx: steps.Context) -> None:
     t_all = time.monotonic()
     for i, (name, step) in enumerate(steps.STEPS, 1):
-        print(f"selftest: [{i}/{len(steps.STEPS)}] {name:<10} ", end="", flush=True)
+        print(f"selftest: [{i}/{len(steps.STEPS)}] {name:<11} ", end="", flush=True)
         t0 = time.monotonic()
         try:
             figures = step(ctx)
