@@ -8,7 +8,8 @@ How a task is run (the paper's setting, made explicit):
   batch size 1, max_length the model's own (models.yaml: the config's max_position_embeddings),
   no BOS, no truncation; fixed seeds (lm-eval's defaults, recorded); a task's own batch size
   where suites.yaml sets one; what "auto" resolved to is recorded per cell (batch.py);
-- each dataset loaded once per process (datasets_once.py), not once per cell;
+- each dataset loaded once per process (datasets_once.py), not once per cell; each task's
+  requests and every string's tokens built once per model, not once per level (level_free.py);
 - no answer cache (lm-eval keys it by request only, not by model: a shared cache would hand one
   configuration another's answers); samples kept as a gzipped JSONL attachment.
 """
@@ -28,6 +29,7 @@ from repro.core.canonical import sha256_json
 from repro.core.errors import ReproError
 from repro.evaluate import hflm
 from repro.evaluate.datasets_once import datasets_once
+from repro.evaluate.level_free import LevelFree
 from repro.evaluate.plan import SEEDS, Settings
 
 log = logging.getLogger("repro.evaluate")
@@ -104,10 +106,14 @@ def env_info_once():
         evaluator.add_env_info, evaluator.get_git_commit_hash = original, git
 
 
-def run_task(lm, task: suites.TaskSpec, tm, *, chat: bool, settings: Settings) -> dict:
+def run_task(lm, task: suites.TaskSpec, tm, *, chat: bool, settings: Settings,
+             level_free: LevelFree | None = None) -> dict:
+    """One cell: `task` on `lm`; `level_free`: the model's requests and tokens built at an
+    earlier level, reused (level_free.py; None: everything built afresh)."""
     import lm_eval
 
-    with env_info_once(), datasets_once():
+    reuse = level_free.active(lm) if level_free is not None else contextlib.nullcontext()
+    with env_info_once(), datasets_once(), reuse:
         return lm_eval.simple_evaluate(
             model=lm, tasks=[task.name], num_fewshot=task.shots, task_manager=tm,
             limit=settings.limit, bootstrap_iters=settings.bootstrap_iters, log_samples=True,

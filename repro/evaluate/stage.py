@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from repro.core.errors import ReproError
 from repro.core.pruning import UNIFORM, Allocation
 from repro.core.variant import Variant
 from repro.evaluate import hflm, runner
+from repro.evaluate.level_free import LevelFree
 from repro.evaluate.plan import (
     DEFAULT_LM,
     SEEDS,
@@ -92,6 +93,7 @@ class Loaded:
     tm: Any
     max_length: int
     calibration: dict | None = None  # the record of the calibration windows, once made
+    level_free: LevelFree = field(default_factory=LevelFree)  # requests and tokens, once per model
 
 
 class LmEvalStage(GridStage):
@@ -203,7 +205,8 @@ class LmEvalStage(GridStage):
             sizes.start(cell_settings["batch_size"])
             torch.manual_seed(SEEDS["torch_random_seed"])
             chat = cell.dims.chat
-            raw = runner.run_task(lm, task, loaded.tm, chat=chat, settings=settings)
+            raw = runner.run_task(lm, task, loaded.tm, chat=chat, settings=settings,
+                                  level_free=loaded.level_free)
             elapsed = time.monotonic() - t0
             prov = provenance(
                 host_info(settings.device), stage=plan.stage, model=plan.spec.record(),

@@ -128,7 +128,8 @@ class SensitivityStage(GridStage):
             if task.name in want:
                 torch.manual_seed(SEEDS["torch_random_seed"])
                 raw = runner.run_task(runner._hflm(model, loaded.tokenizer, s, loaded.max_length),
-                                      task, loaded.tm, chat=False, settings=s)
+                                      task, loaded.tm, chat=False, settings=s,
+                                      level_free=loaded.level_free)
                 measured[task.name] = (raw, raw)
         seconds = (time.monotonic() - t0) / len(cells)
         for c in cells:
