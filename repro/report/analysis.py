@@ -18,7 +18,8 @@ import pandas as pd
 
 from repro.config.report import report
 from repro.core.atomicio import write_json, write_text
-from repro.report.queries import current, series
+from repro.core.ties import is_fast
+from repro.report.queries import claims_variant, current, series
 from repro.results.schema import KEY, SOURCES, load_dir
 
 log = logging.getLogger("repro.analyze")
@@ -61,12 +62,14 @@ def _pearson(x: list[float], y: list[float]) -> tuple[float, float]:
     return r, p
 
 
-def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str = "paper") -> dict:
+def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str = "paper",
+                variant: str = "") -> dict:
     """Pearson and Spearman correlation (with p-values) of two tasks' paper metrics over levels,
-    pooled over the models given."""
+    pooled over the models given (in `variant`: '' is the paper's setting)."""
     xs, ys = [], []
     for model in models:
-        pair = pd.concat([series(df, model, x, source=source), series(df, model, y, source=source)],
+        pair = pd.concat([series(df, model, x, source=source, variant=variant),
+                          series(df, model, y, source=source, variant=variant)],
                          axis=1, join="inner")
         xs += pair.iloc[:, 0].tolist()
         ys += pair.iloc[:, 1].tolist()
@@ -83,9 +86,19 @@ def correlation(df: pd.DataFrame, x: str, y: str, models: list[str], source: str
 
 def correlations(df: pd.DataFrame) -> list[dict]:
     """The correlations of repro/config/report.yaml for every source in the data, each with the
-    claim of the paper it checks, or why the kit computes it."""
-    return [correlation(df, c.x, c.y, list(c.models), source) | {"claim": c.claim, "why": c.why}
-            for source in SOURCES if (df.source == source).any() for c in report().correlations]
+    claim of the paper it checks, or why the kit computes it. A reproduction's is read as the
+    claims read it: in the fast setting where its models hold x and y only in that setting,
+    and then says so ("setting": "fast")."""
+    out = []
+    for source in SOURCES:
+        if not (df.source == source).any():
+            continue
+        for c in report().correlations:
+            v = "" if source == "paper" else claims_variant(df, list(c.models), [c.x, c.y])
+            out.append(correlation(df, c.x, c.y, list(c.models), source, variant=v)
+                       | ({"setting": "fast"} if is_fast(v) else {})
+                       | {"claim": c.claim, "why": c.why})
+    return out
 
 
 def _csv(df: pd.DataFrame) -> str:

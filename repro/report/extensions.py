@@ -19,12 +19,19 @@ from repro.config.extensions import extensions
 from repro.config.metrics import metrics
 from repro.config.models import load_models
 from repro.core.atomicio import write_text
-from repro.core.ties import PAPER_TIE_BREAK, TIE_BREAKS, rule_of, rule_variant
+from repro.core.ties import is_fast, setting_variant
+from repro.core.variant import Variant
 from repro.report import per_model
 from repro.report.formatting import fmt_change, fmt_value, improved, level_label
-from repro.report.queries import display_name, rule_note, series
+from repro.report.queries import (
+    FAST_LABEL,
+    candidates,
+    display_name,
+    reproduction_notes,
+    series,
+)
 from repro.report.templating import environment
-from repro.results.sensitivity import CALIBRATION, layer_of, layer_variant
+from repro.results.sensitivity import CALIBRATION, layer_of
 
 CAL_METRIC = "perplexity"
 # the sections of report.tex these files are (heading, label, introduction): only when not empty
@@ -57,20 +64,26 @@ def _tasks(rows: pd.DataFrame) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def _rule(df: pd.DataFrame, model: str) -> str:
-    """The tie-break of the model's scan: the paper's where the data hold it."""
+def _setting(df: pd.DataFrame, model: str) -> str:
+    """The tie-break and evaluation setting of the model's scan, as a variant without its layer
+    ('', 'stable', 'fast', 'fast-stable'): the first of queries.candidates the data hold."""
     rows = _sens_rows(df)
-    rules = {rule_of(v) for v in rows[rows.model == model].variant}
-    return PAPER_TIE_BREAK if PAPER_TIE_BREAK in rules or not rules else sorted(rules)[0]
+    have = {str(Variant.parse(v).replace(layer=None)) for v in set(rows[rows.model == model].variant)}
+    return next((v for v in candidates() if v in have), "")
+
+
+def _layer_variant(setting: str, layer: int) -> str:
+    """The scan cell's variant of `layer` in a setting of _setting ('layer07-fast-stable')."""
+    return str(Variant.parse(setting).replace(layer=layer))
 
 
 def _grid(df: pd.DataFrame, model: str, criterion: str, task: str, metric: str, filt: str):
     """{layer: Series(level -> value)} of one scan."""
     rows = _sens_rows(df)
     layers = sorted({layer_of(v) for v in rows[rows.model == model].variant})
-    rule = _rule(df, model)
+    setting = _setting(df, model)
     return {i: series(df, model, task, metric, filt, source=SOURCE, criterion=criterion,
-                      variant=layer_variant(i, rule)) for i in layers}
+                      variant=_layer_variant(setting, i)) for i in layers}
 
 
 def sensitivity_tables(df: pd.DataFrame, model: str) -> dict[str, dict]:
@@ -104,7 +117,7 @@ def sensitivity_tables(df: pd.DataFrame, model: str) -> dict[str, dict]:
                        "prunes that decoder layer's MLP alone at the level shown; perplexity "
                        "(change from the unpruned model in parentheses, bold: lower).",
             "label": f"tab:sensitivity-{model}-{crit}", "columns": cols, "corner": "layer cut",
-            "rows": table_rows, "notes": [_note(model), *rule_note(layer_variant(0, _rule(df, model)))],
+            "rows": table_rows, "notes": [_note(model), *reproduction_notes(_setting(df, model))],
             "size": "scriptsize", "long": True}
     return out
 
@@ -154,27 +167,36 @@ def extension_table(df: pd.DataFrame, model: str) -> dict | None:
         return None
     metric, filt = cols[task].metric, cols[task].filter
     levels = list(ext.report.levels)
-    base = series(df, model, task, metric, filt, source=SOURCE).get(0, float("nan"))
+    picked = []  # (row, variant, series): the first of queries.candidates that holds its levels
+    for r in ext.report.rows:
+        for v in candidates(r.tag):
+            s = series(df, model, task, metric, filt, source=SOURCE, criterion=r.criterion, variant=v)
+            if any(lv in s.index for lv in levels):
+                picked.append((r, v, s))
+                break
+    # one setting per table, the paper's where any row has it: a fast row is never shown beside
+    # a batch-1 one; it is named in a note instead
+    fast = bool(picked) and all(is_fast(v) for _, v, _ in picked)
+    base = series(df, model, task, metric, filt, source=SOURCE,
+                  variant=setting_variant("", fast)).get(0, float("nan"))
     rows = [{"label": "unpruned", "kind": "paper", "rule": False,
              "cells": [{"text": fmt_value(base, metric), "change": "", "improved": False}] * len(levels)}]
     found = False
-    notes = [_note(model)]
-    for r in ext.report.rows:
-        for rule in TIE_BREAKS:  # the paper's rule first; another is marked in a note
-            s = series(df, model, task, metric, filt, source=SOURCE, criterion=r.criterion,
-                       variant=rule_variant(r.tag, rule))
-            if any(lv in s.index for lv in levels):
-                notes += [n for n in rule_note(rule_variant(r.tag, rule)) if n not in notes]
-                break
-        else:
+    notes, other = [_note(model)], []
+    for r, v, s in picked:
+        label = r.criterion.upper() + ("" if r.allocation == "uniform" else f", {r.allocation}")
+        if is_fast(v) != fast:
+            other.append(label)
             continue
+        notes += [n for n in reproduction_notes(v) if n not in notes]
         found |= (r.criterion, r.allocation) != ("maw", "uniform")  # the paper's cut alone: no table
         cells = [{"text": fmt_value(s.get(lv, float("nan")), metric),
                   "change": fmt_change(s.get(lv, float("nan")), base),
                   "improved": bool(improved(s.get(lv, float("nan")), base, cols[task].better))}
                  for lv in levels]
-        label = r.criterion.upper() + ("" if r.allocation == "uniform" else f", {r.allocation}")
         rows.append({"label": label, "kind": "paper", "cells": cells, "rule": len(rows) == 1})
+    if other:
+        notes.append(f"Not shown, evaluated in the {FAST_LABEL} only: {', '.join(other)}.")
     if not found:
         return None
     return {"caption": f"{display_name(model)}: {cols[task].label} at "

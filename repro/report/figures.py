@@ -3,7 +3,9 @@
 Byte-identical across reruns: no timestamps in PDF/PNG metadata, a fixed SVG hash salt, fixed
 rcParams, sorted inputs. Colours are colour-blind safe and a task keeps its colour in every
 figure (figure_style.py); published data is drawn solid, a reproduction (when data/ has one)
-dashed in the same colour; 95% bands wherever the data give standard errors.
+dashed in the same colour, in the variant the tables show (queries.reproduction_variant; its
+legend names a fast setting or another tie-break); 95% bands wherever the data give standard
+errors.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from repro.report.analysis import correlation
 from repro.report.confounds import checkpoint_levels
 from repro.report.figure_style import SERIES, place_labels, rel_band, task_colour
 from repro.report.formatting import slug
-from repro.report.queries import display_name, series
+from repro.report.queries import display_name, reproduction_variant, series, variant_tag
 
 STYLE = {"paper": {"linestyle": "-", "marker": "o"}, "reproduction": {"linestyle": "--", "marker": "s"}}
 
@@ -79,6 +81,29 @@ def _sources(df: pd.DataFrame) -> list[str]:
     return [s for s in ("paper", "reproduction") if (df.source == s).any()]
 
 
+def _variant(df: pd.DataFrame, source: str, model: str, tasks: list[str], variant: str = "") -> str:
+    """The variant a source's series is drawn in: a reproduction's as the tables show it (another
+    rule or the fast setting where the data hold only that: queries.reproduction_variant)."""
+    return variant if source == "paper" else reproduction_variant(df, model, tasks, variant)
+
+
+def _reproduced(tags: dict[str, str]) -> str:
+    """A legend's 'reproduced', with the setting or rule of each model's series where it is not
+    the paper's ({display name: variant_tag}): 'reproduced (fast setting)', 'reproduced (B: fast
+    setting)', so that a fast series is never drawn as a batch-1 one."""
+    named = {m: t for m, t in tags.items() if t}
+    if not named:
+        return "reproduced"
+    if len(named) == len(tags) and len(set(named.values())) == 1:
+        return f"reproduced ({next(iter(named.values()))})"
+    return "reproduced (" + "; ".join(f"{m}: {t}" for m, t in named.items()) + ")"
+
+
+def _reproduced_in(variant: str) -> str:
+    """'reproduced', or 'reproduced, fast setting' (one series: inside a label's parentheses)."""
+    return ", ".join(filter(None, ("reproduced", variant_tag(variant))))
+
+
 def _rel(s: pd.Series) -> pd.Series:
     return 100.0 * (s / s[0] - 1.0) if 0 in s.index and len(s) > 1 else pd.Series(dtype=float)
 
@@ -97,12 +122,14 @@ def dichotomy(plt, df: pd.DataFrame, models: dict[str, str] | None = None):
     figs, columns = report().figures, metrics().columns
     present = set(df[df.model.isin(list(models))].task)
     tasks = [t for t in (*figs.fragile, *figs.robust) if t in present]
+    drawn = {model: _variant(df, "reproduction", model, tasks) for model in models}
     for ax, (model, title) in zip(axes, models.items(), strict=True):
         for task in tasks:
             label = columns[task].label
             kind = "fragile" if task in figs.fragile else "robust"
             for source in _sources(df):
-                band = rel_band(df, model, [task], source)
+                band = rel_band(df, model, [task], source,
+                                variant="" if source == "paper" else drawn[model])
                 if len(band) < 2:
                     continue
                 colour = task_colour(task)
@@ -122,7 +149,7 @@ def dichotomy(plt, df: pd.DataFrame, models: dict[str, str] | None = None):
     handles, labels = axes[0].get_legend_handles_labels()
     if "reproduction" in _sources(df):
         handles += [plt.Line2D([], [], color="grey", **STYLE[s]) for s in ("paper", "reproduction")]
-        labels += ["published", "reproduced"]
+        labels += ["published", _reproduced({models[m]: variant_tag(v) for m, v in drawn.items()})]
     fig.legend(handles, labels, loc="lower center", ncol=2 if one else 3, frameon=False,
                fontsize=7)
     return fig
@@ -140,18 +167,19 @@ def mmlu_truthfulqa(plt, df: pd.DataFrame):
     labels = []
     for i, (model, name) in enumerate(_models().items()):
         for source in _sources(df):
-            x = series(df, model, "mmlu", source=source)
-            y = series(df, model, "truthfulqa_mc2", source=source)
+            v = _variant(df, source, model, ["mmlu", "truthfulqa_mc2"])
+            x = series(df, model, "mmlu", source=source, variant=v)
+            y = series(df, model, "truthfulqa_mc2", source=source, variant=v)
             both = pd.concat([x, y], axis=1, join="inner")
             if both.empty:
                 continue
             r = Reader(df, source)
-            err = [[Z * (estimate(r, model, t, *metric_for(model, t), lv).se or 0.0)
+            err = [[Z * (estimate(r, model, t, *metric_for(model, t), lv, variant=v).se or 0.0)
                     for lv in both.index] for t in ("mmlu", "truthfulqa_mc2")]
-            c = correlation(df, "mmlu", "truthfulqa_mc2", [model], source)
+            c = correlation(df, "mmlu", "truthfulqa_mc2", [model], source, variant=v)
             stat = (f" r = {c['pearson_r']:.3f}, p = {c['pearson_p']:.3f}"
                     if c["pearson_r"] is not None else "")
-            tag = "" if source == "paper" else " (reproduced)"
+            tag = "" if source == "paper" else f" ({_reproduced_in(v)})"
             colour = SERIES[i % len(SERIES)]
             ax.errorbar(both.iloc[:, 0], both.iloc[:, 1], xerr=err[0], yerr=err[1], fmt="none",
                         ecolor=colour, elinewidth=0.6, alpha=0.6)
@@ -216,17 +244,18 @@ def neuron_selection(plt, df: pd.DataFrame):
                                    adjust={"left": 0.1, "right": 0.98, "bottom": 0.12,
                                            "top": 0.95, "wspace": 0.35})
     width = 0.8 / (len(crits) * len(_sources(df)))
+    tasks = [b[0] for b in (*perplexity, *accuracy)]
     for ax, chosen in ((ax1, perplexity), (ax2, accuracy)):
         for j, crit in enumerate(crits):
             for k, source in enumerate(_sources(df)):
-                vals = []
+                vals, v = [], _variant(df, source, spec.model, tasks, spec.variant)
                 for task, metric, _ in chosen:
                     s = series(df, spec.model, task, metric, "none", source=source,
-                               criterion=crit, variant=spec.variant)
+                               criterion=crit, variant=v)
                     vals.append(100 * (s[10] / s[0] - 1) if {0, 10} <= set(s.index) else float("nan"))
                 xs = [t + (j * len(_sources(df)) + k - 1) * width for t in range(len(chosen))]
                 ax.bar(xs, vals, width, color=SERIES[j % len(SERIES)], hatch="//" if k else None,
-                       label=crit.upper() + ("" if source == "paper" else " (reproduced)"))
+                       label=crit.upper() + ("" if source == "paper" else f" ({_reproduced_in(v)})"))
         ax.set_xticks(range(len(chosen)), [t[2] for t in chosen])
         ax.axhline(0, color="black", linewidth=0.6)
     ax1.set_yscale("log")

@@ -1,11 +1,14 @@
 """Which model gets which table and figure: driven by models.yaml and the data, not by a list.
 
 - Level tables (metrics.yaml `tables`): every model with pruned rows in the paper's setting
-  (variant '', criterion maw) gets each table whose `suites` hold its models.yaml suite or whose
-  `models` name it; a model no table covers (the smoke model, a local folder) gets the `levels`
-  table, with its suite's tasks that have a metrics.yaml column (or the tasks it has data for).
+  (variant '', criterion maw; or pruned with another rule, or evaluated in the fast setting,
+  which its table then marks: queries.reproduction_variant) gets each table whose `suites` hold
+  its models.yaml suite or whose `models` name it; a model no table covers (the smoke model, a
+  local folder) gets the `levels` table, with its suite's tasks that have a metrics.yaml column
+  (or the tasks it has data for).
 - Neuron-selection tables: every (model, dtype variant) with rows at 10% beside the paper's own
-  (metrics.yaml `neuron_selection`), with its selection suite's tasks and every criterion run.
+  (metrics.yaml `neuron_selection`; fp16-stable, fast-fp16: tables of their own, marked), with
+  its selection suite's tasks and every criterion run.
 - Dichotomy figures: report.yaml `figures.models` share the paper's figure; every other model
   with two levels or more gets one of its own.
 report.tex names the paper's own tables and figures; everything else listed here goes into the
@@ -24,7 +27,7 @@ from repro.config.models import load_models
 from repro.config.neuron_selection import neuron_selection
 from repro.config.report import report
 from repro.core.dtypes import TAGS
-from repro.core.ties import paper_twin
+from repro.core.ties import paper_setting
 
 NEURON_LEVEL = 10.0
 
@@ -53,16 +56,23 @@ def _order(models: set[str]) -> list[str]:
 
 
 def score_models(df: pd.DataFrame) -> list[str]:
-    """Models with pruned score rows in the paper's setting (variant '', maw)."""
-    paper_setting = df.variant.map(lambda v: paper_twin(v) == "")  # '' or its tie-break twin
-    rows = df[(df.unit == "") & paper_setting & (df.criterion == "maw") & (df.level > 0)]
+    """Models with pruned score rows in the paper's setting (variant '', maw), or in its twins
+    (another tie-break, the fast setting: `stable`, `fast`, `fast-stable`)."""
+    rows = df[(df.unit == "") & _twins(df, "") & (df.criterion == "maw") & (df.level > 0)]
     return _order(set(rows.model))
 
 
-def _suite_tasks(df: pd.DataFrame, model: str, suite: str | None, variant: str) -> tuple[str, ...]:
-    """The suite's tasks (in suite order) that have a metrics.yaml column and data for `model`."""
+def _twins(df: pd.DataFrame, variant: str) -> pd.Series:
+    """Rows in `variant` or one of its twins: pruned with another rule, evaluated in the fast
+    setting (repro/core/ties.py)."""
+    return df.variant.map({v: paper_setting(v) for v in set(df.variant)}) == variant
+
+
+def _suite_tasks(df: pd.DataFrame, model: str, suite: str | None, rows: pd.Series) -> tuple[str, ...]:
+    """The suite's tasks (in suite order) that have a metrics.yaml column and data for `model`
+    among `rows` (a mask of df)."""
     columns = metrics().columns
-    have = set(df[(df.model == model) & (df.variant == variant) & (df.unit == "")].task)
+    have = set(df[rows & (df.model == model) & (df.unit == "")].task)
     names = [t.name for t in suites.resolve(suite)] if suite else sorted(have)
     return tuple(t for t in names if t in columns and t in have)
 
@@ -82,7 +92,7 @@ def level_tables(df: pd.DataFrame) -> list[LevelTable]:
                 covered = True
                 out.append(LevelTable(f"{name}-{model}", name, model, t.tasks,
                                       bool(spec and spec.paper)))
-        tasks = () if covered else _suite_tasks(df, model, suite, "")
+        tasks = () if covered else _suite_tasks(df, model, suite, _twins(df, ""))
         if tasks:
             out.append(LevelTable(f"{other}-{model}", other, model, tasks, False))
     return out
@@ -90,7 +100,8 @@ def level_tables(df: pd.DataFrame) -> list[LevelTable]:
 
 def neuron_tables(df: pd.DataFrame) -> list[NeuronTable]:
     spec, specs, ns = metrics().tables["neuron_selection"], load_models(), neuron_selection()
-    dtype_variant = df.variant.map(lambda v: paper_twin(v) in set(TAGS.values()))  # fp32, fp32-stable
+    tags = set(TAGS.values())
+    dtype_variant = df.variant.map({v: paper_setting(v) in tags for v in set(df.variant)})  # fast-fp32
     rows = df[(df.unit == "") & dtype_variant & (df.level == NEURON_LEVEL)]
     out = []
     for model in _order(set(rows.model)):
@@ -99,7 +110,7 @@ def neuron_tables(df: pd.DataFrame) -> list[NeuronTable]:
                 continue  # the paper's own table
             mspec = specs.get(model)
             suite = (mspec.selection_suite if mspec else None) or ns.suite
-            tasks = _suite_tasks(df, model, suite, variant)
+            tasks = _suite_tasks(df, model, suite, df.variant == variant)
             ran = set(rows[(rows.model == model) & (rows.variant == variant)].criterion)
             crits = [c for c in ns.criteria if c in ran] + sorted(ran - set(ns.criteria))
             if tasks and crits:
@@ -111,6 +122,6 @@ def neuron_tables(df: pd.DataFrame) -> list[NeuronTable]:
 def dichotomy_models(df: pd.DataFrame) -> list[str]:
     """Models with a dichotomy figure of their own (not in the paper's shared figure)."""
     shared = set(report().figures.models)
-    rows = df[(df.unit == "") & (df.variant == "") & (df.criterion == "maw")]
+    rows = df[(df.unit == "") & _twins(df, "") & (df.criterion == "maw")]
     return [m for m in score_models(df)
             if m not in shared and rows[rows.model == m].level.nunique() >= 2]

@@ -1,6 +1,13 @@
 """Look-ups in the tidy data the tables, figures and claims share: one run per cell
 (`current`), a task's values by level (`series`), and the metric a table reports
 (`metric_for`, from repro/config/metrics.yaml).
+
+Which reproduction a table shows, and the notes that mark it, live here once: the paper's
+setting first, else the same pruned with another tie-break (`stable`), else evaluated in the fast
+setting (`fast`, batched), else both (`candidates`, `reproduction_variant`); `rule_note`,
+`setting_note` and `reproduction_notes` say so under a table, `variant_tag` in a legend, and
+`setting_label` after a claim's reproduction verdict (the claims judge the paper's rule only:
+`claims_variant`).
 """
 
 from __future__ import annotations
@@ -9,7 +16,14 @@ import pandas as pd
 
 from repro.config.metrics import metrics
 from repro.config.models import load_models
-from repro.core.ties import PAPER_TIE_BREAK, TIE_BREAKS, rule_of, rule_variant
+from repro.core.ties import (
+    PAPER_TIE_BREAK,
+    TIE_BREAKS,
+    is_fast,
+    rule_of,
+    rule_variant,
+    setting_variant,
+)
 from repro.results.schema import KEY
 
 
@@ -85,16 +99,31 @@ def series(df: pd.DataFrame, model: str, task: str, metric: str | None = None,
     return pd.Series(list(by_level.values()), index=list(by_level), name=task, dtype=float)
 
 
-def reproduction_variant(df: pd.DataFrame, model: str, tasks: list[str], variant: str = "") -> str:
-    """The variant whose reproduction a table shows: `variant` itself (pruned with the paper's
-    tie-break) when the data hold it, else the same setting pruned with another rule (e.g.
-    `stable`), which the table then marks (`rule_note`) instead of leaving out."""
-    rep = df[(df.source == "reproduction") & (df.model == model) & df.task.isin(tasks)]
+def candidates(variant: str = "", rules: tuple[str, ...] = TIE_BREAKS) -> list[str]:
+    """The variants that may stand for `variant`'s reproduction, in the order a table prefers
+    them: the paper's setting pruned with the paper's rule, then with another rule (`stable`),
+    then the fast setting (batched, `fast`) with the paper's rule, then with another
+    (`fast-stable`). A row in the paper's setting always wins over a fast one."""
+    return list(dict.fromkeys(rule_variant(setting_variant(variant, fast), rule)
+                              for fast in (False, True) for rule in rules))
+
+
+def reproduction_variant(df: pd.DataFrame, model: str | list[str], tasks: list[str],
+                         variant: str = "", rules: tuple[str, ...] = TIE_BREAKS) -> str:
+    """The variant whose reproduction a table shows: the first of `candidates(variant)` the
+    data hold for the model(s) and tasks (no task named: any), else `variant` itself. One that
+    is not `variant` is marked (`reproduction_notes`) instead of left out."""
+    models = [model] if isinstance(model, str) else list(model)
+    rep = df[(df.source == "reproduction") & (df.model.isin(models) if models else True)
+             & (df.task.isin(tasks) if len(tasks) else True)]
     have = set(rep.variant)
-    for rule in TIE_BREAKS:  # the paper's first
-        if rule_variant(variant, rule) in have:
-            return rule_variant(variant, rule)
-    return variant
+    return next((v for v in candidates(variant, rules) if v in have), variant)
+
+
+def claims_variant(df: pd.DataFrame, models: list[str], tasks: list[str], variant: str = "") -> str:
+    """The variant a reproduction is judged in by the claims (and analysis/correlations.json):
+    the tables' rule on the paper's tie-break alone, `variant` or its fast twin."""
+    return reproduction_variant(df, models, tasks, variant, rules=(PAPER_TIE_BREAK,))
 
 
 def rule_note(variant: str) -> list[str]:
@@ -104,3 +133,35 @@ def rule_note(variant: str) -> list[str]:
         return []
     return [f"Reproduced rows were pruned with tie-break '{rule}', not the paper's "
             f"'{PAPER_TIE_BREAK}': where neuron scores tie at the cut, other neurons were kept."]
+
+
+# the fast setting, as every table, figure and the claims report name it
+FAST_LABEL = "fast setting"
+FAST_SETTING = ("the fast setting (batched, repro/config/evaluation.yaml fast:), not the paper's "
+                "batch 1")
+FAST_CAVEAT = ("scores can move with batching; python -m repro selftest on a GPU measures by "
+               "how much")
+
+
+def setting_note(variant: str) -> list[str]:
+    """A table note when its reproduction was evaluated in the fast setting (batched)."""
+    return [f"Reproduced rows were evaluated in {FAST_SETTING}: {FAST_CAVEAT}."] if is_fast(variant) else []
+
+
+def reproduction_notes(variant: str) -> list[str]:
+    """Every note a table's reproduction in `variant` needs: its tie-break, its setting."""
+    return rule_note(variant) + setting_note(variant)
+
+
+def variant_tag(variant: str) -> str:
+    """A reproduction's setting and rule in a few words where a note does not fit (a figure's
+    legend): '' for the paper's, 'fast setting', 'tie-break stable', or both."""
+    rule = rule_of(variant)
+    return ", ".join(t for t in (FAST_LABEL if is_fast(variant) else "",
+                                 "" if rule == PAPER_TIE_BREAK else f"tie-break {rule}") if t)
+
+
+def setting_label(row: dict) -> str:
+    """' (fast setting)' after the verdict of a claims row (claims/reports.rows) whose
+    reproduction was judged in the fast setting, else '': every report shows it."""
+    return f" ({FAST_LABEL})" if row.get("reproduction_setting") == "fast" else ""

@@ -13,8 +13,8 @@ from repro.report.formatting import fmt_change, fmt_diff, fmt_value, improved, l
 from repro.report.queries import (
     display_name,
     metric_for,
+    reproduction_notes,
     reproduction_variant,
-    rule_note,
     series,
 )
 
@@ -40,7 +40,7 @@ def score_table(df: pd.DataFrame, name: str, model: str, tasks: list[str] | None
     spec = cfg.tables[name]
     variant = spec.variant
     tasks, cols, notes, data = list(tasks or spec.tasks), [], [], {}
-    rvariant = reproduction_variant(df, model, tasks, variant)  # a non-paper tie-break: marked
+    rvariant = reproduction_variant(df, model, tasks, variant)  # another rule or setting: marked
     repro = has_repro(df, model, tasks, rvariant)
     if repro and not has_source(df, model, tasks, "paper", variant):
         return _reproduction_table(df, name, model, tasks, rvariant)
@@ -68,7 +68,7 @@ def score_table(df: pd.DataFrame, name: str, model: str, tasks: list[str] | None
         caption += " Each level shows the published value, the reproduced one and their difference."
     return {"caption": caption, "label": f"tab:{name}-{model}", "columns": cols,
             "corner": "pruned", "rows": rows,
-            "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(rvariant),
+            "notes": ["Metrics: " + "; ".join(notes) + "."] + reproduction_notes(rvariant),
             "size": "footnotesize" if len(cols) > 6 else "small", "long": False}
 
 
@@ -111,7 +111,7 @@ def _reproduction_table(df: pd.DataFrame, name: str, model: str, tasks: list[str
                        "baseline (bold: improvement).",
             "label": f"tab:{name}-{model}", "columns": [cfg.columns[t].label for t in tasks],
             "corner": "pruned", "rows": rows,
-            "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(variant),
+            "notes": ["Metrics: " + "; ".join(notes) + "."] + reproduction_notes(variant),
             "size": "small", "long": False}
 
 
@@ -156,13 +156,13 @@ def neuron_table(df: pd.DataFrame, model: str | None = None, variant: str | None
                            f"{variant}{only}): value (change from the unpruned model).",
                 "label": f"tab:neuron-selection-{model}-{variant}",
                 "columns": [cfg.columns[t].label for t in tasks], "corner": "criterion",
-                "rows": rows, "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(variant),
+                "rows": rows, "notes": ["Metrics: " + "; ".join(notes) + "."] + reproduction_notes(variant),
                 "size": "small", "long": False}
     return {"caption": f"{spec.title}: value (change from the unpruned model). The stage ran "
                        "in float16, the main runs in bfloat16.",
             "label": "tab:neuron-selection", "columns": [cfg.columns[t].label for t in tasks],
             "corner": "criterion", "rows": rows,
-            "notes": ["Metrics: " + "; ".join(notes) + "."] + rule_note(rvariant),
+            "notes": ["Metrics: " + "; ".join(notes) + "."] + reproduction_notes(rvariant),
             "size": "small", "long": False}
 
 
@@ -233,7 +233,7 @@ def efficiency_table(df: pd.DataFrame, model: str) -> dict:
             "label": f"tab:efficiency-{model}",
             "columns": [s.label for s in cfg.figures.values()] + ["runs"],
             "corner": "workload, pruned",
-            "rows": rows, "notes": rule_note(rvariant), "size": "scriptsize", "long": True}
+            "rows": rows, "notes": reproduction_notes(rvariant), "size": "scriptsize", "long": True}
 
 
 def all_tables(df: pd.DataFrame) -> dict[str, dict]:

@@ -7,6 +7,7 @@ import functools
 from pathlib import Path
 
 from repro.report.formatting import latex, latex_ident, latex_prose, md, slug
+from repro.report.queries import setting_label
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -46,4 +47,5 @@ def environment(templates: Path = TEMPLATES, html: bool = False):
     env.filters["ident"] = latex_ident
     env.filters["mdlines"] = md_lines
     env.filters["md"] = md
+    env.filters["setting"] = setting_label  # a claims row: ' (fast setting)' or ''
     return env

@@ -24,7 +24,7 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 N = 541  # IFEval prompts
 
 
-def ifeval_cell(root: Path, level: float, right: np.ndarray) -> None:
+def ifeval_cell(root: Path, level: float, right: np.ndarray, variant: str = "") -> None:
     """One evaluate cell of llama-3.2-1b on IFEval, its samples logged as lm-eval logs them."""
     follow = [[bool(r), bool(r or i % 3 == 0)] for i, r in enumerate(right)]
     lines = [json.dumps({"task": "ifeval", "doc_id": i, "filter": "none",
@@ -38,7 +38,7 @@ def ifeval_cell(root: Path, level: float, right: np.ndarray) -> None:
                "n-shot": {"ifeval": 0},
                "prune": {"kept_width": 8192 - int(8192 * level / 100), "params_after": 1,
                          "expansion_ratio": (8192 - int(8192 * level / 100)) / 2048}}
-    cells.write(root, cells.Cell("evaluate", "llama-3.2-1b", "maw", level, "ifeval"), payload,
+    cells.write(root, cells.Cell("evaluate", "llama-3.2-1b", "maw", level, "ifeval", variant), payload,
                 {"kit_commit": "test"}, {"samples.jsonl.gz": gzip.compress(
                     ("\n".join(lines) + "\n").encode(), mtime=0)})
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from repro.config.claims import Claim, claims_file, load_claims
 from repro.core.errors import ReproError
+from repro.report.queries import setting_label
 
 log = logging.getLogger("repro.claims")
 
@@ -100,7 +101,8 @@ def summary(table: list[dict], ctx: dict) -> str:
     """The digest and the tally, fitted to the terminal (every claim: claims.md or --id)."""
     out = ["Digest (published data; claims.md has every claim, `--id ID` one in full):"]
     for d in ctx["digest"]:
-        verdict = d["verdict"] + (f"; reproduction: {d['reproduction']}" if ctx["reproduced"] else "")
+        verdict = d["verdict"] + (f"; reproduction: {d['reproduction']}{d['reproduction_setting']}"
+                                  if ctx["reproduced"] else "")
         out.append(_wrap(d["finding"], "    ", f"- [{verdict}] "))
         out.append(_wrap(f"{d['effect']}; evidence {d['evidence']}", "    "))
     t, f = ctx["tally"]["paper"], ctx["failures"]
@@ -112,6 +114,8 @@ def summary(table: list[dict], ctx: dict) -> str:
                          "  ", "  "))
     rep = ctx["tally"]["reproduction"]
     out.append(_wrap("reproduction: " + ", ".join(f"{n} {k}" for k, n in rep.items()), "  ", ""))
+    if ctx["reproduction_setting"]:
+        out.append(_wrap(ctx["reproduction_setting"], "  ", "  "))
     if ctx["cells"]:
         off = len(ctx["cells_off"])
         out.append(_wrap(f"printed table cells: {len(ctx['cells']) - off} of {len(ctx['cells'])} "
@@ -138,6 +142,7 @@ def details(table: list[dict]) -> str:
                    + "".join(f"; context, not counted: {c['choice']}: {c['value']}"
                              for c in (t["robustness"] or {}).get("context", []))),
                   ("reproduction", f"{t['reproduction_value']} -> {t['reproduction_verdict']}"
+                   + setting_label(t)
                    + (f" ({t['reproduction_how'] or t['reproduction_why']})"
                       if t["reproduction_how"] or t["reproduction_why"] else "")),
                   ("note", t["note"]),

@@ -14,6 +14,7 @@ import re
 from repro.config.claims import claims_file
 from repro.report.claims.operators import FAILS, HOLDS, NO_RULE, UNDERPOWERED
 from repro.report.formatting import fmt_number
+from repro.report.queries import FAST_LABEL, setting_label
 
 REPRODUCED = {"reproduced": HOLDS, "partly reproduced": FAILS, "not reproduced": FAILS,
               UNDERPOWERED: UNDERPOWERED, NO_RULE: NO_RULE}
@@ -95,10 +96,22 @@ def lines(table: list[dict]) -> list[dict]:
                 "confound": next((r["note"] for r in rows if "checkpoint" in r["note"]), "")}
         rep = [REPRODUCED.get(r["reproduction_verdict"], r["reproduction_verdict"]) for r in rows]
         line["reproduction"] = reproduction_words(combine(rep))
+        line["reproduction_setting"] = _setting(rows)  # shown after it (digest.tex: a dagger)
         if line["reproduction"] != "not run":
             line["reproduction_effect"] = effect(head, "reproduction")[0]
         out.append(line)
     return out
+
+
+def _setting(rows: list[dict]) -> str:
+    """' (fast setting)' after a finding's reproduction judged in the fast setting, ' (k of n in
+    the fast setting)' after one partly judged in it, else ''."""
+    judged = [r for r in rows if r["reproduction_verdict"] != "not run"]
+    fast = sum(bool(setting_label(r)) for r in judged)
+    if not fast:
+        return ""
+    return setting_label(judged[0]) if fast == len(judged) else (
+        f" ({fast} of {len(judged)} in the {FAST_LABEL})")
 
 
 def reproduction_words(verdict: str) -> str:

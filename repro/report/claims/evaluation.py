@@ -3,6 +3,11 @@
 `evaluate(df, claims, samples)` is what the reports print; `verdict_of(df, claim, source)` is
 the light path (quantity and verdict only) the mutation test runs hundreds of times. Each
 claim is judged by its operator (operators/), checked before anything is computed.
+
+A reproduction is judged in the paper's setting (batch 1) where the data hold its rows of the
+claim's models and tasks, else in the fast setting (batched, variant `fast`) where they hold
+those: `reader`, by the tables' rule on the paper's tie-break (queries.claims_variant), and
+the result says so (Result.setting), wherever its verdict is shown.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import pandas as pd
 from repro.config.claims import Claim, claims_file, load_claims
 from repro.config.metrics import metrics
 from repro.core.errors import ReproError
+from repro.core.ties import is_fast
 from repro.report.claims.comparisons import part_tests
 from repro.report.claims.operators import operator
 from repro.report.claims.paired import Samples
@@ -29,6 +35,7 @@ from repro.report.claims.quantities import (
 from repro.report.claims.robustness import robustness
 from repro.report.claims.verdicts import failure_kind, inconsistent
 from repro.report.confounds import efficiency_note
+from repro.report.queries import claims_variant
 from repro.results.schema import SOURCES
 
 FAILURES = (KeyError, ValueError, ZeroDivisionError, ReproError)
@@ -49,6 +56,7 @@ class Result:
     tests: dict = field(default_factory=dict)         # source -> the tests behind the verdict
     failure: str = ""                                 # a published failure's kind (verdicts.py)
     confound: str = ""                                # what its efficiency data were measured on
+    setting: dict = field(default_factory=dict)       # source -> "fast" where read in the fast setting
 
 
 def assess(r: Reader, claim: Claim, samples: Samples | None = None, comp: Computed | None = None):
@@ -59,9 +67,20 @@ def assess(r: Reader, claim: Claim, samples: Samples | None = None, comp: Comput
     return comp, tests, op.judge(claim, comp, tests, spec)
 
 
+def reader(df: pd.DataFrame, claim: Claim, source: str) -> Reader:
+    """The claim's reader on a source: a reproduction's in the fast setting where the data hold
+    its rows of the claim's models and tasks only in that setting (no task: any of theirs)."""
+    if source == "paper":
+        return Reader(df, source)
+    q = claim.quantity
+    tasks = [t for t in (*as_list(q.task), q.x, q.y) if t]
+    shown = claims_variant(df, [m for m in as_list(q.model) if m], tasks, q.variant)
+    return Reader(df, source, fast=is_fast(shown) and not is_fast(q.variant))
+
+
 def verdict_of(df: pd.DataFrame, claim: Claim, source: str = "paper") -> tuple[str, list]:
     """The claim's own verdict on one source, and the rows it read (for the mutation test)."""
-    r = Reader(df, source)
+    r = reader(df, claim, source)
     try:
         _, _, outcome = assess(r, claim)
     except NotRun:
@@ -141,8 +160,10 @@ def efficiency_claim(c: Claim) -> bool:
 
 def _one(res: Result, df: pd.DataFrame, source: str, samples, spec) -> None:
     c = res.claim
-    r = Reader(df, source)
+    r = reader(df, c, source)
     res.computed[source] = None
+    if r.fast:
+        res.setting[source] = "fast"
     try:
         comp, tests, outcome = assess(r, c, samples)
     except NotRun as exc:

@@ -2,7 +2,9 @@
 task...) and the value compared with the stated one (their range, or one extreme).
 
 A `Reader` looks every series up for one source (paper or reproduction) and records what it
-read, so that the mutation test can break exactly the rows a verdict rests on.
+read, so that the mutation test can break exactly the rows a verdict rests on. A reader of a
+reproduction in the fast setting (fast=True) reads each variant's fast twin (`fast`,
+`fast-fp16`: repro/core/ties.py) instead: evaluation.reader decides which, per claim.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pandas as pd
 
 from repro.config.claims import Quantity
 from repro.config.metrics import metrics
+from repro.core.ties import setting_variant
 from repro.report.analysis import correlation
 from repro.report.queries import display_name, metric_for, series
 
@@ -92,11 +95,16 @@ def _rows(df: pd.DataFrame) -> dict:
 
 
 class Reader:
-    def __init__(self, df: pd.DataFrame, source: str):
-        self.df, self.source = df, source
+    def __init__(self, df: pd.DataFrame, source: str, fast: bool = False):
+        self.df, self.source, self.fast = df, source, fast
         self.read: list[tuple] = []
 
+    def variant(self, variant: str) -> str:
+        """The variant this reader reads for `variant`: its fast twin in the fast setting."""
+        return setting_variant(variant, True) if self.fast else variant
+
     def series(self, model, task, metric, filt, criterion="maw", variant="") -> pd.Series:
+        variant = self.variant(variant)
         self.read.append(("series", model, task, metric, filt, criterion, variant))
         if metric in DERIVED:
             parts = [self.series(model, task, m, filt, criterion, variant) for m in DERIVED[metric]]
@@ -110,6 +118,7 @@ class Reader:
 
     def cell(self, model, task, metric, filt, level, criterion="maw", variant="") -> dict | None:
         """The row behind one value (level 0 is shared by every criterion), or None."""
+        variant = self.variant(variant)
         by_crit = _rows(self.df).get((model, task, metric, filt, self.source, variant, float(level)), {})
         hit = by_crit.get(criterion) if level != 0 else (by_crit[min(by_crit)] if by_crit else None)
         alias = metrics().efficiency.reproduction_aliases.get(metric)
@@ -191,7 +200,7 @@ def compute(r: Reader, q: Quantity) -> Computed:
                 if q.level == () and q.ratio is None:
                     _covers(r, q, model, group, crit, s)
                 common = dict(kind=kind, model=model, cells=cells, criterion=crit,
-                              variant=q.variant, scale=q.scale, series=s)
+                              variant=r.variant(q.variant), scale=q.scale, series=s)
                 if kind in ("argmax_level", "argmin_level"):
                     pruned = s[s.index > 0]
                     lv = float(pruned.idxmax() if kind == "argmax_level" else pruned.idxmin())
@@ -260,7 +269,7 @@ def _correlation(r: Reader, q: Quantity) -> Computed:
         y = r.series(model, q.y, *metric_for(model, q.y))
         both = pd.concat([x, y], axis=1, join="inner")
         points += [(model, float(lv), float(a), float(b)) for lv, (a, b) in both.iterrows()]
-    c = correlation(r.df, q.x, q.y, models, r.source)
+    c = correlation(r.df, q.x, q.y, models, r.source, variant=r.variant(""))
     if c["pearson_r"] is None:
         raise NotRun(f"fewer than 3 {r.source} points for {q.x} vs {q.y}")
     v = c[q.of] * q.scale
@@ -273,15 +282,15 @@ def _count(r: Reader, q: Quantity) -> Computed:
     col = {"n_tasks": "task", "n_levels": "level", "n_models": "model"}[q.of]
     r.read.append(("count", col, tuple(as_list(q.model))))
     d = r.df
-    main = d[(d.variant == "") & (d.unit == "")]
+    main = d[d.unit == ""]
 
-    def n(source: str) -> int:
-        sub = main[main.source == source]
+    def n(source: str, variant: str) -> int:
+        sub = main[(main.source == source) & (main.variant == variant)]
         if col == "model":
             return int(sub.model.nunique())
         return min(int(sub[sub.model == m][col].nunique()) for m in as_list(q.model))
 
-    counts = {s: n(s) for s in ("paper", r.source)}
+    counts = {"paper": n("paper", ""), r.source: n(r.source, r.variant(""))}
     if counts[r.source] == 0 or (r.source != "paper" and counts[r.source] < counts["paper"]):
         raise NotRun(f"{r.source} covers {counts[r.source]} of the paper's {counts['paper']} {col}s")
     v = float(counts[r.source])

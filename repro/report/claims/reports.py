@@ -19,7 +19,7 @@ from repro.report.claims.operators.base import unit_of
 from repro.report.claims.quantities import as_list
 from repro.report.claims.verdicts import failures, tally
 from repro.report.formatting import fmt_number as fmt
-from repro.report.queries import display_name
+from repro.report.queries import FAST_CAVEAT, FAST_LABEL, FAST_SETTING, display_name
 from repro.report.templating import environment
 from repro.results.schema import SOURCES
 
@@ -126,6 +126,8 @@ def rows(results: list[Result]) -> list[dict]:
             row[f"{source}_significance_text"] = _sig(res.significance.get(source), c)
             row[f"{source}_robustness_text"] = _robust(res.robustness.get(source))
             row[f"{source}_decomposition"] = res.decomposition.get(source, "")
+            if res.setting.get(source):  # only then: a row read in the paper's setting is as before
+                row[f"{source}_setting"] = res.setting[source]
         table.append(row)
     return table
 
@@ -161,8 +163,22 @@ def context(table: list[dict]) -> dict:
             "conflicts": [{"id": c.id, "says": list(c.says), "note": c.note,
                            "claims": [t for t in main if t["id"] in c.claims]}
                           for c in spec.conflicts if set(c.claims) <= ids],
+            "reproduction_setting": setting_line(main),
             "alpha": spec.alpha, "power": spec.power, "margin": spec.margin,
             "operators": [(name, op.summary) for name, op in sorted(REGISTRY.items())]}
+
+
+def setting_line(main: list[dict]) -> str:
+    """The reports' line on the setting the reproduction was evaluated in, where some claims
+    were read in the fast setting ('' where none was: every claim in the paper's, as before)."""
+    if not any(t.get("reproduction_setting") == "fast" for t in main):
+        return ""
+    judged = [t for t in main if t["reproduction_verdict"] != "not run"]
+    n = sum(t.get("reproduction_setting") == "fast" for t in judged)
+    which = (f"all {n}" if n == len(judged) else f"{n} of the {len(judged)}") + " claims it judges"
+    rest = "" if n == len(judged) else ", in the paper's setting for the others"
+    return (f"Reproduction: evaluated in {FAST_SETTING}, for {which} (each marked "
+            f"{FAST_LABEL}){rest}; {FAST_CAVEAT}.")
 
 
 def write_reports(table: list[dict], out: Path, ctx: dict | None = None) -> None:
