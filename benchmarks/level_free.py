@@ -5,6 +5,13 @@ evaluate stage.
     python benchmarks/level_free.py --profile smoke        # SmolLM2, the 4 local tasks, levels 0 40
     python benchmarks/level_free.py --profile rehearsal    # tiny Llama-3.2-1B, the 13 paper tasks'
                                                            # real configs on stand-in data, 7 levels
+    python benchmarks/level_free.py --profile mmlu-tokens  # MMLU-sized tokenising: SmolLM2's real
+                                                           # tokenizer, 650-token 5-shot prompts
+
+The stand-in and local tasks are small, so the first two show little of what a real MMLU cell
+spends; the third times what the reuse removes there: HFLM's encodings of MMLU-like requests
+(4 choices sharing a context of about 650 tokens), per level without the memo, and with it at
+the first level and at each later one, scaled to MMLU's 14,042 documents.
 
 Each run is `python -m repro evaluate ...` in its own process (one thread, offline) into its own
 results folder; "before" patches the grid stage to hand lm-eval no LevelFree (the kit as it was).
@@ -49,10 +56,52 @@ def _scores(results: Path) -> dict:
     return out
 
 
+def mmlu_tokens(docs: int = 1000) -> None:
+    import random
+    import time
+
+    from transformers import AutoTokenizer
+
+    from repro.config import models
+    from repro.evaluate import runner
+    from repro.evaluate.level_free import LevelFree
+    from repro.evaluate.plan import Settings
+    from repro.runtime.weights import weights
+    from repro.testing.toy import toy_model
+
+    path, gguf, _ = weights(models.get("smollm2-135m-instruct"))
+    tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
+    lm = runner._hflm(toy_model("llama"), tok, Settings(device="cpu", batch_size="1", limit=None,
+                                                        bootstrap_iters=0), 2048)
+    rnd = random.Random(0)
+    words = [w for w in open(__file__, encoding="utf-8").read().split() if w.isalpha()]
+    reqs = [(" ".join(rnd.choice(words) for _ in range(520)) + f"\nAnswer:", f" {c}")
+            for _ in range(docs) for c in "ABCD"]
+
+    def level(memo) -> float:
+        t0 = time.process_time()
+        with memo.active(lm) if memo else __import__("contextlib").nullcontext():
+            for ctx, cont in reqs:
+                lm._encode_pair(ctx, cont)
+        return (time.process_time() - t0) * 14042 / docs
+
+    n = len(tok.encode(reqs[0][0]))
+    plain, memo = level(None), LevelFree()
+    first, later = level(memo), level(memo)
+    print(f"MMLU-like tokenising ({n} context tokens, 4 choices), CPU s per MMLU cell (14,042 docs):")
+    print(f"  without reuse, every level   {plain:7.1f}")
+    print(f"  with reuse, first level      {first:7.1f}   (each context encoded once, not 4 times)")
+    print(f"  with reuse, each later level {later:7.1f}")
+    print(f"  7 levels: {7 * plain:.0f} CPU s -> {first + 6 * later:.0f} CPU s")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--profile", choices=["smoke", "rehearsal"], default="smoke")
+    p.add_argument("--profile", choices=["smoke", "rehearsal", "mmlu-tokens"], default="smoke")
     args = p.parse_args()
+    if args.profile == "mmlu-tokens":
+        mmlu_tokens()
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="repro-levelfree-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
