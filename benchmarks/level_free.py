@@ -75,7 +75,7 @@ def mmlu_tokens(docs: int = 1000) -> None:
                                                         bootstrap_iters=0), 2048)
     rnd = random.Random(0)
     words = [w for w in open(__file__, encoding="utf-8").read().split() if w.isalpha()]
-    reqs = [(" ".join(rnd.choice(words) for _ in range(520)) + f"\nAnswer:", f" {c}")
+    reqs = [(" ".join(rnd.choice(words) for _ in range(520)) + "\nAnswer:", f" {c}")
             for _ in range(docs) for c in "ABCD"]
 
     def level(memo) -> float:
