@@ -32,6 +32,7 @@ from pathlib import Path
 
 from repro.config import models
 from repro.config.efficiency import load_config as efficiency_config
+from repro.config.evaluation import SETTINGS
 from repro.config.neuron_selection import neuron_selection
 from repro.config.pipeline import Pipeline, Profile, pipeline
 from repro.core import options
@@ -51,7 +52,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="a subset of the profile's stages, run in the pipeline's order")
     options.add_levels(p, "every level of each model")
     options.add_shard(p)
-    p.add_argument("--setting", choices=["paper", "fast"], default="paper",
+    p.add_argument("--setting", choices=SETTINGS, default="paper",
                    help="the lm-eval stages' setting: paper (batch 1, what the paper's code ran; "
                         "default) or fast (batched: repro/config/evaluation.yaml `fast:`; cells of "
                         "their own, labelled in every table and in the claims report)")

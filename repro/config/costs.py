@@ -20,7 +20,6 @@ from repro.config.task_sizes import task_sizes
 from repro.core.errors import ReproError
 
 FILE = kit_file("costs.yaml")
-SETTINGS = ("paper", "fast")
 
 
 @dataclass(frozen=True)

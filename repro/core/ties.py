@@ -22,7 +22,7 @@ import re
 from repro.core.pruning import PAPER_TIE_BREAK, TIE_BREAKS
 from repro.core.variant import Variant
 
-__all__ = ["PAPER_TIE_BREAK", "TIE_BREAKS", "is_fast", "paper_setting", "paper_twin", "rule_of",
+__all__ = ["FAST", "PAPER_TIE_BREAK", "TIE_BREAKS", "is_fast", "paper_setting", "paper_twin", "rule_of",
            "rule_variant", "setting_variant"]
 
 FAST = "fast"

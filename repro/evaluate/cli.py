@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from repro.config.evaluation import SETTINGS
 from repro.core import options
 from repro.evaluate.plan import LmEvalOptions
 
@@ -42,7 +43,7 @@ def add_run_options(p: argparse.ArgumentParser, *, models_help: str, levels_help
     p.add_argument("--batch-size", type=batch_size,
                    help="a number, 'auto' or 'auto:N' (default: evaluation.yaml's, 1: what the "
                         "paper's code effectively ran); a task's own batch_size in suites.yaml wins")
-    p.add_argument("--setting", choices=["paper", "fast"], default="paper",
+    p.add_argument("--setting", choices=SETTINGS, default="paper",
                    help="paper: the paper's batching (default); fast: batched by token budget "
                         "(repro/config/evaluation.yaml), cells of its own (variant 'fast'), "
                         "labelled in every table and in the claims report")

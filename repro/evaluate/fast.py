@@ -39,7 +39,7 @@ class FastBatches:
 
     def __init__(self, lm, fast: Fast):
         self.lm, self.fast = lm, fast
-        self.sizes: dict[str, list[int]] = {}      # loglikelihood: each batch's size
+        self.batches: list[int] = []                # loglikelihood: each batch's size
         self.fixed: dict[str, dict[str, int]] = {}  # the others: their size and requests
         self._plan: tuple[Any, list[int]] | None = None  # (the requests, each one's batch size)
 
@@ -50,7 +50,6 @@ class FastBatches:
         for name in REQUEST_TYPES:
             lm.__dict__[name] = self._wrapped(name, getattr(type(lm), name), fixed[name])
         lm.__dict__["_batch_scheduler"] = self._scheduler
-        self.sizes, self.fixed = {}, {}
 
     def remove(self) -> None:
         for name in (*REQUEST_TYPES, "_batch_scheduler"):
@@ -75,7 +74,7 @@ class FastBatches:
             max_len = self.lm.max_length
             lengths = [min(len(r[1]) + len(r[2]), max_len + 1) - 1 for r in requests]
             sizes = budget_sizes(lengths, self.fast.token_budget, self.fast.max_batch_size)
-            self.sizes.setdefault("loglikelihood", []).extend(sizes)
+            self.batches.extend(sizes)
             at = [s for s in sizes for _ in range(s)]
             self._plan = (requests, at)
         return self._plan[1][pos]
@@ -84,6 +83,7 @@ class FastBatches:
         """What a fast cell ran: the setting, and per request type what it used (loglikelihood:
         its batches' count and smallest and largest size; the others: size and requests)."""
         used: dict[str, dict] = {k: dict(v) for k, v in self.fixed.items()}
-        for k, v in self.sizes.items():
-            used[k] = {"batches": len(v), "min": min(v), "max": max(v), "requests": sum(v)}
+        if self.batches:
+            b = self.batches
+            used["loglikelihood"] = {"batches": len(b), "min": min(b), "max": max(b), "requests": sum(b)}
         return {"requested": "fast", "fast": self.fast.record(), "used": used}

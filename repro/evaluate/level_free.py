@@ -102,9 +102,6 @@ class LevelFree:
         except (TypeError, ValueError):
             return None
 
-    def summary(self) -> dict[str, Any]:
-        return dict(self.counts)
-
 
 def _plain(obj: Any) -> str:
     """A configuration value JSON cannot hold as such (a callable's source, a set...)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.config import models, suites
-from repro.config.evaluation import evaluation
+from repro.config.evaluation import SETTINGS, evaluation
 from repro.core import pruning
 from repro.core.errors import ReproError
 from repro.core.pruning import PAPER_TIE_BREAK, UNIFORM, Allocation
@@ -29,7 +29,6 @@ from repro.results.cells import Cell
 SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234,
          "fewshot_random_seed": 1234}
 BATCH_SIZE = re.compile(r"auto(:[1-9]\d*)?|[1-9]\d*")
-SETTINGS = ("paper", "fast")  # fast: batched (evaluation.yaml `fast:`), cells of their own
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,6 @@ class LmEvalOptions:
 
 
 DEFAULT_LM = LmEvalOptions()  # the paper's effective settings (repro/config/evaluation.yaml)
-
-
-def default_batch_size(device: str) -> str:
-    """The batch size when none is given, on every device: the paper's effective 1
-    (evaluation.yaml; the estimate reads it to price the paper setting)."""
-    return evaluation().batch_size
 
 
 @dataclass
@@ -132,10 +125,11 @@ class Settings:
     @classmethod
     def build(cls, grid: GridOptions, lm: LmEvalOptions) -> Settings:
         """The settings of a run (the device resolved: a GPU when there is one for 'auto')."""
+        from repro.evaluate.hflm import default_batch_size
         from repro.runtime.device import resolve
 
         device = resolve(grid.device)  # the default batch size is the same on every device
-        return cls(device=device, batch_size=lm.batch_size or default_batch_size(device),
+        return cls(device=device, batch_size=lm.batch_size or default_batch_size(),
                    limit=lm.limit, bootstrap_iters=lm.bootstrap_iters, max_length=lm.max_length,
                    seed=lm.seed, calibration=lm.calibration,
                    calibration_samples=lm.calibration_samples, tie_break=grid.tie_break,

@@ -21,8 +21,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.config.costs import SETTINGS, costs
+from repro.config.costs import costs
 from repro.config.efficiency import load_config as efficiency_config
+from repro.config.evaluation import SETTINGS
 from repro.ops import cost_work
 from repro.ops.cost_rates import Rates, table_rates
 from repro.ops.cost_work import Context, StageWork, shape_of

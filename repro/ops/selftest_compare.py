@@ -7,6 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
+from repro.core.ties import FAST  # the variant of the fast setting's cells
 from repro.results import cells as cellio
 
 
@@ -14,7 +15,6 @@ class Failed(Exception):
     """A self-test check did not hold; the message is one line saying what and what to do."""
 
 
-FAST = "fast"  # the variant of the fast setting's cells
 
 
 def _cell(model: str, level: float, task: str, variant: str = "") -> cellio.Cell:

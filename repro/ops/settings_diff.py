@@ -43,7 +43,7 @@ def diff(models: list[str], levels: list[float], *, limit: int, out: Path, devic
     out/settings-diff.json)."""
     from repro.config import models as model_specs
     from repro.config import suites
-    from repro.config.evaluation import evaluation
+    from repro.config.evaluation import SETTINGS, evaluation
     from repro.config.selftest import selftest
     from repro.evaluate.plan import LmEvalOptions
     from repro.evaluate.stage import evaluate
@@ -51,7 +51,7 @@ def diff(models: list[str], levels: list[float], *, limit: int, out: Path, devic
     from repro.ops import selftest_compare as compare
 
     results = out / "results"
-    for setting in ("paper", "fast"):
+    for setting in SETTINGS:
         grid = GridOptions(models=models, levels=levels, device=device, dtype=dtype, results=results)
         evaluate(grid, LmEvalOptions(suite=suite, tasks=tasks, limit=limit, bootstrap_iters=0,
                                      setting=setting))
