@@ -5,7 +5,8 @@
 
 In the clone: `python -m repro pipeline --profile P --dry-run --estimate-json est.json` (rates: a
 probe of this host, or the clone's selftest.json if there is one), then the run itself
-(`python -m repro pipeline --profile P`), whose timings.json holds the wall seconds per stage.
+(`python -m repro pipeline --profile P`), whose timings.json holds the wall seconds per stage;
+the rehearsal profile runs as `python -m repro rehearsal [--dry-run]` (its sandbox first).
 Prints, per stage and in total, the estimate in the setting the run uses, the measured seconds
 and their ratio, with the load average before and after. On a shared machine other jobs stretch
 wall time: a one-thread CPU run is estimated in CPU seconds (its wall seconds on an idle host),
@@ -36,6 +37,8 @@ def main() -> int:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {**os.environ, "PYTHONPATH": str(clone)}
     run = [sys.executable, "-m", "repro", "pipeline", "--profile", args.profile, "--out", "build/run"]
+    if args.profile == "rehearsal":  # its own command: it builds its sandbox, then the pipeline
+        run = [sys.executable, "-m", "repro", "rehearsal", "--out", "build/run"]
     load0 = os.getloadavg()
     t0 = time.monotonic()
     subprocess.run([*run, "--dry-run", "--estimate-json", "est.json"], cwd=clone, env=env, check=True)
@@ -47,6 +50,9 @@ def main() -> int:
     load1 = os.getloadavg()
     est = json.loads((clone / "est.json").read_text())
     measured = json.loads((clone / "build/run/timings.json").read_text())
+    if args.profile == "rehearsal":  # the sandbox's setup, and the whole command's time
+        rec = json.loads((clone / "build/run/rehearsal.json").read_text())
+        measured["sandbox"], measured["total"] = rec["setup_seconds"], rec["seconds"]
     setting = est["runs"]
     print(f"\nprofile {args.profile}: estimate ({setting} setting) vs measured, seconds")
     print(f"{'stage':<18}{'estimate':>10}{'measured':>10}{'ratio':>8}{'CPU s':>8}{'ratio':>8}")

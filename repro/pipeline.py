@@ -35,7 +35,7 @@ from repro.config.efficiency import load_config as efficiency_config
 from repro.config.evaluation import SETTINGS
 from repro.config.neuron_selection import neuron_selection
 from repro.config.pipeline import Pipeline, Profile, pipeline
-from repro.core import options
+from repro.core import options, rehearsal
 from repro.core.atomicio import check_destination, write_text
 from repro.core.errors import ReproError, Terminated
 from repro.ops import estimate
@@ -188,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
     env = {**os.environ, **{k: v for k, v in profile.env.items() if k not in os.environ}}
     threads = args.threads or profile.threads
     levels = args.levels or profile.levels  # the smoke profile's are its own (pipeline.yaml)
+    if profile.run_id == rehearsal.MARK and not rehearsal.active():
+        raise ReproError(f"profile {args.profile} runs tiny stand-ins in their sandbox: use "
+                         "`python -m repro rehearsal` (with --dry-run for its estimate)")
     if args.dry_run:  # the stages' commands and the run's estimated cost (repro/ops/estimate.py)
         for stage in order:
             argv = command(cfg, profile, stage, values, levels=levels, shard=args.shard,

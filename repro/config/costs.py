@@ -73,6 +73,7 @@ class TaskCost:
     max_gen: int = 0
     batch_generated: float = 0.0
     items: int | None = None       # only for the kit's local tasks (not in task_sizes.yaml)
+    subtasks: int = 1              # a group's tasks (mmlu: 57), each built, scored and aggregated
 
     def __post_init__(self) -> None:
         require(self.forwards > 0 and self.requests > 0 and self.tokens > 0,
@@ -102,8 +103,10 @@ class Host:
     cell_s: float
     request_ms: float
     reference_start_s: float
+    subtask_s: float
     kit_cell_s: float
-    rank_s: float
+    kit_cell_s_per_gb: float
+    rank_s_per_gb: float
     light_stage_s: dict[str, float]
     download_s: float
 

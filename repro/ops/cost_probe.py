@@ -8,11 +8,14 @@ host work per cell (a toy model on the local multiple-choice task).
     python -m repro.ops.cost_probe      # the child: prints its figures as JSON
 
 What is timed, and the law that scales it to the run's work (cost_rates: straight lines):
-- forwards of 1 x T tokens at FORWARD_TOKENS (short on a CPU, where 16 tokens are already
-  compute-bound; longer on a GPU, past its launch-bound region), decode steps at batch
-  DECODE_BATCHES after DECODE_CONTEXT tokens. A forward of B x T tokens is priced on the line
-  through the two: the matmuls' time, linear in B x T, plus a fixed cost; attention's quadratic
-  term, left out, is under 4% of a Llama-3.2 layer's FLOPs at 512 tokens and ~13% at 2,048.
+- forwards of 1 x T tokens at FORWARD_TOKENS (on a CPU 16 and 256: the second as long as the
+  rehearsal's and smoke's contexts, because a small model's attention, quadratic, is a large
+  share of its forward there: the rehearsal's stand-in takes 12 ms at 445 tokens, where a line
+  through 16 and 64 said 3.4; longer on a GPU, past its launch-bound region), decode steps at
+  batch DECODE_BATCHES after DECODE_CONTEXT tokens. A forward of B x T tokens is priced on the
+  line through the two: the matmuls' time, linear in B x T, plus a fixed cost; attention's
+  quadratic term, left out, is under 4% of a Llama-3.2 layer's FLOPs at 512 tokens and ~13% at
+  2,048.
 - a model above FULL_MODEL_PARAMS is built with ONE decoder layer at its real width: the whole
   forward (embeddings, that layer, norm and lm_head) and the layer alone (hooks) are timed in
   the same calls, and the other layers are the layer's time each (layers are identical).
@@ -33,10 +36,10 @@ from dataclasses import replace
 from repro.config.costs import costs
 from repro.core.options import is_cuda
 from repro.ops.cost_rates import Line, ModelRate, Rates
-from repro.ops.cost_work import Shape, shape_of
+from repro.ops.cost_work import Shape, hf_shape, shape_of
 
 FULL_MODEL_PARAMS = 4e8  # above this, time one decoder layer and extrapolate by the layer count
-FORWARD_TOKENS = {"cpu": (16, 64), "cuda": (128, 2048)}
+FORWARD_TOKENS = {"cpu": (16, 256), "cuda": (128, 2048)}
 DECODE_BATCHES = (1, 8)
 DECODE_CONTEXT = 32
 REPS = 3
@@ -86,7 +89,6 @@ def _model(shape_name: str, dtype: str, device: str, layers: int | None):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from repro.config.efficiency import load_config
     from repro.runtime.hf import resolve_dtype
 
     try:  # transformers 5.x
@@ -94,7 +96,7 @@ def _model(shape_name: str, dtype: str, device: str, layers: int | None):
     except ImportError:  # 4.x
         from transformers.modeling_utils import no_init_weights
 
-    raw = dict(load_config().shapes[shape_name])
+    raw = dict(hf_shape(shape_name))
     if layers is not None:
         raw["num_hidden_layers"] = layers
     config = AutoConfig.for_model(raw.pop("model_type"), **raw)

@@ -15,11 +15,14 @@ import math
 from dataclasses import dataclass, field
 
 from repro.config import models, suites
-from repro.config.costs import Setting, costs
+from repro.config.costs import Setting, TaskCost, costs
 from repro.config.efficiency import EfficiencyConfig, protocol_of
 from repro.config.efficiency import load_config as efficiency_config
 from repro.config.extensions import extensions
 from repro.config.neuron_selection import neuron_selection
+from repro.config.rehearsal import rehearsal_config
+from repro.core import rehearsal
+from repro.core.errors import ReproError
 from repro.core.pruning import CALIBRATED, UNIFORM
 from repro.prune.widths import keep_count
 
@@ -49,10 +52,33 @@ class Shape:
         return self.params(level) * DTYPE_BYTES.get(self.dtype, 4)
 
 
-@functools.cache
+def hf_shape(name: str) -> dict | None:
+    """A model's config dict for pricing and probing: its stand-in's in a rehearsal
+    (REPRO_REHEARSAL=1: rehearsal.yaml), else efficiency.yaml's `shapes` (None: not there)."""
+    if rehearsal.active():
+        return rehearsal_config().hf_shape(name)
+    return efficiency_config().shapes.get(name)
+
+
+def task_cost(task: str) -> tuple[TaskCost, int]:
+    """A task's work per item and its items: the stand-ins' in a rehearsal (rehearsal.yaml)."""
+    if not rehearsal.active():
+        return costs().task(task), costs().items(task)
+    found = rehearsal_config().tasks.get(task)
+    if found is None:
+        raise ReproError(f"task '{task}' has no stand-in size in repro/config/rehearsal.yaml; add "
+                         "it (items, kind, forwards, requests, tokens) to price a rehearsal")
+    return found, found.items
+
+
 def shape_of(name: str, dtype: str | None = None) -> Shape:
+    return _shape(name, dtype, rehearsal.active())
+
+
+@functools.cache
+def _shape(name: str, dtype: str | None, tiny: bool) -> Shape:
     spec = models.get(name)
-    raw = efficiency_config().shapes.get(name)
+    raw = hf_shape(name)
     if raw is not None:
         heads, kv = raw["num_attention_heads"], raw["num_key_value_heads"]
         head_dim = raw.get("head_dim") or raw["hidden_size"] // heads
@@ -62,6 +88,10 @@ def shape_of(name: str, dtype: str | None = None) -> Shape:
     h = spec.hidden_size or 64
     return Shape(name, h, spec.intermediate_size or 4 * h, spec.num_layers or 2, 32000, h, False,
                  dtype or spec.dtype)
+
+
+def _gb(model: str) -> float:
+    return shape_of(model).weight_bytes() / 1e9
 
 
 @dataclass(frozen=True)
@@ -90,9 +120,12 @@ class StageWork:
     generated_tokens: float = 0.0
     jobs: list[Job] = field(default_factory=list)
     lm_eval_cells: int = 0          # lm-eval calls: per-cell host work
+    subtasks: int = 0               # ... and per task of a group (mmlu's 57 subjects)
     lm_eval_requests: float = 0.0   # ... and per-request host work
     written: int = 0                # lm-eval cells the kit writes with provenance and samples
+    written_gb: float = 0.0         # ... and their models' weights (the kit's work per cell grows with them)
     rankings: int = 0               # (model, criterion) rankings: every layer scored once
+    ranked_gb: float = 0.0          # ... and the weights they read
     starts: int = 1                 # stage processes
     loads: list[str] = field(default_factory=list)   # models loaded
     sleep_s: float = 0.0            # idle-power calibration
@@ -102,12 +135,12 @@ class StageWork:
     def add_lm_eval(self, model: str, level: float, task: str, setting: Setting, device: str,
                     max_length: int, limit: int | None = None) -> None:
         """One lm-eval call (a cell) of `task` on `model` pruned at `level`."""
-        c = costs().task(task)
-        items = costs().items(task)
+        c, items = task_cost(task)
         items = min(items, limit) if limit else items
         b = setting.batch(c.kind, c.tokens)
         self.lm_eval_cells += 1
-        self.written += 1
+        self.subtasks += c.subtasks - 1  # a group's tasks after the first (cell_s prices one)
+        self.write(model)
         self.requests += items * c.requests
         self.lm_eval_requests += items * c.requests
         if c.kind == "rolling":  # windows of max_length, no overlap (lm-eval's rolling windows)
@@ -123,6 +156,14 @@ class StageWork:
             self.jobs.append(Job("decode", model, level, math.ceil(items / b) * steps, b))
             self.prompt_tokens += items * c.tokens
             self.generated_tokens += items * c.generated
+
+    def write(self, model: str, cells: int = 1) -> None:
+        self.written += cells
+        self.written_gb += cells * _gb(model)
+
+    def rank(self, model: str, criteria: int = 1) -> None:
+        self.rankings += criteria
+        self.ranked_gb += criteria * _gb(model)
 
     def add_calibration(self, model: str, samples: int) -> None:
         """Forwards over the calibration text (activation, hybrid, OWL; sensitivity windows)."""
@@ -165,7 +206,7 @@ def neuron_selection_work(ctx: Context, setting: Setting) -> StageWork:
             w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
         for _ in set(crits) & set(CALIBRATED):
             w.add_calibration(name, extra.get("calibration_samples", 32))
-        w.rankings += len(set(crits) | {"maw"})
+        w.rank(name, len(set(crits) | {"maw"}))
     return w
 
 
@@ -183,7 +224,7 @@ def evaluate_work(ctx: Context, setting: Setting) -> StageWork:
         cells = evaluate_plan(ctx, spec).cells()
         w.cells += len(cells)
         w.loads.append(name)
-        w.rankings += 1
+        w.rank(name)
         for c in cells:
             w.add_lm_eval(name, c.level, c.task, setting, ctx.device, spec.max_length, extra.get("limit"))
     return w
@@ -201,7 +242,7 @@ def sensitivity_work(ctx: Context, setting: Setting) -> StageWork:
         groups = 1 + len(ext.criteria) * len(levels) * spec.num_layers
         w.cells += 2 * spec.num_layers * (1 + len(ext.criteria) * len(levels))
         w.loads.append(name)
-        w.rankings += len(ext.criteria)
+        w.rank(name, len(ext.criteria))
         share = (spec.num_layers + 1) / (2 * spec.num_layers)  # replayed prefix
         part = StageWork("part")
         part.add_lm_eval(name, 0.0, task, setting, ctx.device, spec.max_length, extra.get("limit"))
@@ -210,7 +251,7 @@ def sensitivity_work(ctx: Context, setting: Setting) -> StageWork:
             w.jobs.append(Job(job.kind, name, 0.0, job.count * (1 + (groups - 1) * share),
                               job.batch, job.tokens))
         w.lm_eval_cells += groups
-        w.written += groups  # the calibration cells beside them are a few bytes
+        w.write(name, groups)  # the calibration cells beside them are a few bytes
         w.requests += part.requests * groups
         w.lm_eval_requests += part.requests * groups
         w.prompt_tokens += part.prompt_tokens * groups
@@ -238,7 +279,7 @@ def extensions_work(ctx: Context, setting: Setting) -> StageWork:
         reading = {r.criterion for r in ext.report.rows if r.criterion in CALIBRATED or r.tag == "owl"}
         for _ in reading:
             w.add_calibration(name, extra.get("calibration_samples", 32))
-        w.rankings += len({c.criterion for c in cells}) + len({c.variant for c in cells} - {""})
+        w.rank(name, len({c.criterion for c in cells}) + len({c.variant for c in cells} - {""}))
     return w
 
 
@@ -256,7 +297,7 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
     for name in ctx.efficiency_models:
         spec = models.get(name)
         w.loads.append(name)
-        w.rankings += 1
+        w.rank(name)
         wls = [w for w in workloads(cfg) if not extra.get("workloads") or w.name in extra["workloads"]]
         cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"),
                         wls=wls)
@@ -272,11 +313,13 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
             p = cfg.paper.workloads[wl.source]
             calls = math.ceil(p.num_prompts / wl.batch_size) * len(cfg.paper.seeds)
             length = sum(p.synthetic_prompt_tokens) / 2
+            steps = (rehearsal_config().new_tokens(wl.new_tokens, wl.batch_size)
+                     if rehearsal.active() else wl.new_tokens)  # real models: the cap, an upper bound
             w.jobs.append(Job("forward", name, level, calls, wl.batch_size, length))
-            w.jobs.append(Job("decode", name, level, calls * wl.new_tokens, wl.batch_size))
+            w.jobs.append(Job("decode", name, level, calls * steps, wl.batch_size))
             w.requests += calls * wl.batch_size
             w.prompt_tokens += calls * wl.batch_size * length
-            w.generated_tokens += calls * wl.batch_size * wl.new_tokens
+            w.generated_tokens += calls * wl.batch_size * steps
     if metered and w.cells:
         w.sleep_s += cfg.idle.settle_seconds + cfg.idle.calibration_seconds
     return w

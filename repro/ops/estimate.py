@@ -24,12 +24,15 @@ from pathlib import Path
 from repro.config.costs import costs
 from repro.config.efficiency import load_config as efficiency_config
 from repro.config.evaluation import SETTINGS
+from repro.config.rehearsal import rehearsal_config
+from repro.core import rehearsal
 from repro.ops import cost_work
 from repro.ops.cost_rates import Rates, table_rates
 from repro.ops.cost_work import Context, StageWork, shape_of
 
 log = logging.getLogger("repro.estimate")
 SELFTEST = Path("build/selftest/selftest.json")
+SANDBOX = "sandbox"  # the rehearsal's setup: tiny models trained, stand-in datasets written
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -78,7 +81,9 @@ def price(work: StageWork, rates: Rates, eff) -> float:
     t = work.starts * rates.stage_start_s + work.sleep_s + work.fixed_s * rates.host_factor
     t += sum(shape_of(m).weight_bytes() / 1e9 * rates.load_s_per_gb for m in work.loads)
     t += work.lm_eval_cells * rates.cell_s + work.lm_eval_requests * rates.request_ms / 1e3
-    t += (work.written * costs().host.kit_cell_s + work.rankings * costs().host.rank_s) * rates.host_factor
+    h = costs().host
+    t += (work.subtasks * h.subtask_s + work.written * h.kit_cell_s + work.written_gb * h.kit_cell_s_per_gb
+          + work.ranked_gb * h.rank_s_per_gb) * rates.host_factor
     busy = 0.0
     for j in work.jobs:
         shape = shape_of(j.model)
@@ -155,9 +160,14 @@ def estimate(stages: list[str], ctx: Context, rates: Rates | None) -> dict[str, 
 
 
 def light_stage(stage: str, ctx: Context) -> StageWork:
-    """Stages without model work: a process and the fixed work costs.yaml states for them."""
+    """Stages without model work: a process and the fixed work costs.yaml states for them (the
+    rehearsal's sandbox: rehearsal.yaml)."""
     w = StageWork(stage, starts=0)
     w.fixed_s = costs().host.light_stage_s.get(stage, costs().host.light_stage_s["default"])
+    if stage == SANDBOX:
+        w.fixed_s = rehearsal_config().setup_s
+    if stage == "tables":  # tables and figures grow with the models the run reproduces
+        w.fixed_s *= max(1, len(ctx.models))
     if stage == "prepare" and not _cached(ctx.models):
         w.fixed_s += costs().host.download_s
     return w
@@ -209,6 +219,8 @@ def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads
     rates = host_rates(args, need, dtypes, threads)
     device = rates.device if rates else "cuda"
     ctx = context(profile, values, levels, device, order)
+    if rehearsal.active():  # `python -m repro rehearsal` builds its sandbox first
+        order = [SANDBOX, *order]
     got, runs = estimate(order, ctx, rates), getattr(args, "setting", "paper")
     print(render(got, rates, runs))
     if args.estimate_json:

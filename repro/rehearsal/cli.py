@@ -2,6 +2,7 @@
 
     python -m repro rehearsal                       # nox -s rehearsal; results under build/rehearsal
     python -m repro rehearsal --models llama-3.2-1b --levels 0 40 --stages evaluate aggregate
+    python -m repro rehearsal --dry-run             # its stages and estimated time on this host
 
 Every stage of the paper profile, in order, as `nox -s full` runs it (`repro pipeline`, profile
 `rehearsal` in repro/config/pipeline.yaml, which a test holds equal to `paper`), with two
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from repro.config import models
 from repro.config.pipeline import pipeline
-from repro.core import options
+from repro.core import options, rehearsal
 from repro.core.atomicio import check_destination, write_text
 from repro.core.errors import ReproError
 from repro.pipeline import _die_with
@@ -43,12 +44,38 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="everything goes here (default: build/rehearsal)")
     p.add_argument("--published", type=Path, default=sandbox.KIT / "data" / "published",
                    help="the published figures, beside the rehearsal's in tables and claims")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the stages and the rehearsal's estimated time on this host (its "
+                        "tiny models and stand-in sizes: repro/config/rehearsal.yaml); build nothing")
+    p.add_argument("--estimate-json", type=Path, help="with --dry-run: also write the estimate here")
+
+
+def pipeline_argv(args: argparse.Namespace, names: list[str], out: Path) -> list[str]:
+    argv = [sys.executable, "-m", "repro", "pipeline", "--profile", PROFILE, "--out", str(out),
+            "--models", *names, "--published", str(args.published.absolute())]
+    if args.levels:
+        argv += ["--levels", *(f"{x:g}" for x in args.levels)]
+    if args.stages:
+        argv += ["--stages", *args.stages]
+    return argv
+
+
+def dry_run(args: argparse.Namespace, names: list[str], out: Path) -> int:
+    """The pipeline's dry run as a rehearsal (REPRO_REHEARSAL=1): the estimate prices the
+    stand-ins and the sandbox's setup; nothing is built or written but --estimate-json."""
+    argv = pipeline_argv(args, names, out) + ["--dry-run"]
+    if args.estimate_json:
+        argv += ["--estimate-json", str(args.estimate_json.absolute())]
+    env = {**os.environ, rehearsal.ENV: "1"}
+    return subprocess.run(argv, env=env, preexec_fn=_die_with(os.getpid())).returncode
 
 
 def run(args: argparse.Namespace) -> int:
     names = list(args.models or models.paper_models())
     out = args.out.absolute()
     check_destination(out, "--out")
+    if args.dry_run:
+        return dry_run(args, names, out)
     t0 = time.monotonic()
     box = out / "sandbox"
     built = sandbox.build(box, names)
@@ -57,13 +84,7 @@ def run(args: argparse.Namespace) -> int:
     setup = round(time.monotonic() - t0, 1)
     print(f"== rehearsal: {len(names)} tiny models, {len(built['datasets'])} stand-in datasets, "
           f"{len(tasks)} tasks built by lm-eval ({setup} s)", flush=True)
-    argv = [sys.executable, "-m", "repro", "pipeline", "--profile", PROFILE, "--out", str(out),
-            "--models", *names, "--published", str(args.published.absolute())]
-    if args.levels:
-        argv += ["--levels", *(f"{x:g}" for x in args.levels)]
-    if args.stages:
-        argv += ["--stages", *args.stages]
-    rc = subprocess.run(argv, env=sandbox.environment(box), cwd=box / "data",
+    rc = subprocess.run(pipeline_argv(args, names, out), env=sandbox.environment(box), cwd=box / "data",
                         preexec_fn=_die_with(os.getpid())).returncode  # never an orphaned run
     if rc != 0:
         raise ReproError(f"rehearsal: the pipeline failed (exit {rc}); see the stage's messages "

@@ -21,12 +21,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# short name -> (hidden, intermediate, layers, attention heads, kv heads, seed)
-SHAPES = {
-    "llama-3.2-1b": (64, 256, 2, 4, 2, 1),
-    "llama-3.2-3b": (96, 256, 3, 6, 2, 3),
-    "llama-3.2-1b-instruct": (64, 256, 2, 4, 2, 11),
-}
+from repro.config.rehearsal import rehearsal_config
+
 BOS, EOS, EOT = "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"
 SPECIAL = [BOS, EOS, "<|start_header_id|>", "<|end_header_id|>", EOT]
 CHAT_TEMPLATE = (
@@ -43,7 +39,8 @@ def tokenizer(text: str, instruct: bool):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL, show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=rehearsal_config().vocab_size, special_tokens=SPECIAL,
+                                  show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator([text], trainer)
     bos_id = tok.token_to_id(BOS)
@@ -102,11 +99,14 @@ def nudge_end(model, tok, docs: list[str], stop: int) -> None:
 
 
 def write_model(folder: Path, name: str, docs: list[str]) -> Path:
-    """The tiny model of `name` (SHAPES) and its tokenizer, saved as the Hub repository holds them."""
+    """The tiny model of `name` (repro/config/rehearsal.yaml) and its tokenizer, saved as the
+    Hub repository holds them."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    hidden, inter, layers, heads, kv, seed = SHAPES[name]
+    m = rehearsal_config().models[name]
+    hidden, inter, layers = m.hidden_size, m.intermediate_size, m.num_hidden_layers
+    heads, kv, seed = m.num_attention_heads, m.num_key_value_heads, m.seed
     instruct = name.endswith("instruct")
     tok = tokenizer("\n".join(docs), instruct)
     eos = [tok.convert_tokens_to_ids(t) for t in (EOS, EOT)] if instruct else \

@@ -100,16 +100,16 @@ def test_a_large_model_is_one_layer_extrapolated_by_its_layer_count(monkeypatch)
     built = []
     monkeypatch.setattr(cost_probe, "_model", lambda name, dtype, device, layers: built.append(layers))
     # per figure: (the one-layer model's call, its layer's share of it)
-    fake = {"fwd_16": (1.0, 0.1), "fwd_64": (2.0, 0.5), "dec_1": (0.3, 0.01), "dec_8": (0.4, 0.02)}
+    fake = {"fwd_16": (1.0, 0.1), "fwd_256": (2.0, 0.5), "dec_1": (0.3, 0.01), "dec_8": (0.4, 0.02)}
     monkeypatch.setattr(cost_probe, "_times", lambda *a: fake)
     r = cost_probe.model_rate("llama-3.2-3b", "bfloat16", "cpu")
     assert built == [1]  # one decoder layer built, not the model's 28
     layers = shape_of("llama-3.2-3b").layers
-    assert r.forward == Line.through(16, 1.0 + (layers - 1) * 0.1, 64, 2.0 + (layers - 1) * 0.5)
+    assert r.forward == Line.through(16, 1.0 + (layers - 1) * 0.1, 256, 2.0 + (layers - 1) * 0.5)
     assert r.decode == Line.through(1, 0.3 + (layers - 1) * 0.01, 8, 0.4 + (layers - 1) * 0.02)
     built.clear()
     r = cost_probe.model_rate(MODEL, "float32", "cpu")  # small: the whole model, as timed
-    assert built == [None] and r.forward == Line.through(16, 1.0, 64, 2.0)
+    assert built == [None] and r.forward == Line.through(16, 1.0, 256, 2.0)
 
 
 def test_past_the_cap_a_figure_is_one_call():
