@@ -15,6 +15,7 @@ import functools
 from dataclasses import dataclass
 from typing import Literal
 
+from repro.config.evaluation import Fast
 from repro.config.loader import kit_file, load, require
 from repro.config.task_sizes import task_sizes
 from repro.core.errors import ReproError
@@ -32,11 +33,15 @@ class Setting:
     generate_batch: int
     rolling_batch: int
     token_budget: int | None = None
+    fast: Fast | None = None  # the fast setting's rule, generation batches by the KV cache
 
-    def batch(self, kind: str, tokens: float) -> int:
-        """Requests per batch of a task's `kind` whose forwards hold `tokens` tokens each."""
+    def batch(self, kind: str, tokens: float, kv_bytes_per_token: int = 0) -> int:
+        """Requests per batch of a task's `kind` whose forwards hold `tokens` tokens each
+        (generate: prompt plus new tokens, on a model whose KV cache takes these bytes a token)."""
         if kind == "generate":
-            return self.generate_batch
+            if self.fast is None:
+                return self.generate_batch
+            return self.fast.generate_size(kv_bytes_per_token, tokens)
         if kind == "rolling":
             return self.rolling_batch
         if self.token_budget is None:
@@ -46,8 +51,10 @@ class Setting:
     def describe(self) -> str:
         if self.token_budget is None:
             return f"batch {self.max_batch}"
+        gen = (f"generation batches whose KV cache fits {self.fast.generate_kv_budget_mib} MiB (at "
+               f"most {self.generate_batch})" if self.fast else f"generation batch {self.generate_batch}")
         return (f"loglikelihood batches within {self.token_budget} tokens (at most {self.max_batch}), "
-                f"generation batch {self.generate_batch}, rolling {self.rolling_batch}")
+                f"{gen}, rolling {self.rolling_batch}")
 
 
 def settings() -> dict[str, Setting]:
@@ -60,7 +67,7 @@ def settings() -> dict[str, Setting]:
     f = cfg.fast
     return {"paper": Setting("paper", one, one, one),
             "fast": Setting("fast", f.max_batch_size, f.generate_batch_size, f.rolling_batch_size,
-                            f.token_budget)}
+                            f.token_budget, f)}
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ class Host:
     load_s_per_gb: float
     cell_s: float
     request_ms: float
+    build_us_per_token: float
+    build_us_per_token_ref: float
     reference_start_s: float
     subtask_s: float
     kit_cell_s: float

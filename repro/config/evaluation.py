@@ -25,12 +25,20 @@ class Fast:
 
     token_budget: int
     max_batch_size: int
+    generate_kv_budget_mib: int
     generate_batch_size: int
     rolling_batch_size: int
 
     def __post_init__(self) -> None:
-        require(min(self.token_budget, self.max_batch_size, self.generate_batch_size,
-                    self.rolling_batch_size) >= 1, "every fast batch size and budget must be >= 1")
+        require(min(self.token_budget, self.max_batch_size, self.generate_kv_budget_mib,
+                    self.generate_batch_size, self.rolling_batch_size) >= 1,
+                "every fast batch size and budget must be >= 1")
+
+    def generate_size(self, kv_bytes_per_token: int, longest_tokens: float) -> int:
+        """Prompts per generation batch: the KV cache of `longest_tokens` (prompt plus new
+        tokens) for each within the budget, at least 1, at most generate_batch_size."""
+        fits = (self.generate_kv_budget_mib << 20) // max(1, int(kv_bytes_per_token * longest_tokens))
+        return max(1, min(self.generate_batch_size, fits))
 
     def record(self) -> dict[str, int]:
         """What a fast cell records of its setting (a change reruns it)."""

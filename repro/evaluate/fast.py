@@ -5,7 +5,9 @@ evaluation.yaml `fast:`). Not the paper's setting, so its cells are other cells 
   `token_budget` padded tokens (the first request's length times the batch size), at most
   `max_batch_size`; a request longer than the budget runs alone. Sizes come from token counts,
   never from probing memory ("auto"), so the same requests give the same batches on any device.
-- greedy generation: `generate_batch_size` prompts per batch (lm-eval pads them on the left);
+- greedy generation (lm-eval pads prompts on the left): per call, as many prompts per batch as
+  the KV cache of its longest prompt plus max_gen_toks fits in `generate_kv_budget_mib` (bytes a
+  token from the model's config: kv_bytes_per_token), at most `generate_batch_size`;
 - rolling loglikelihood: `rolling_batch_size` windows per batch.
 
 lm-eval 0.4.9.1's HFLM reads its batch size per request type in `loglikelihood`,
@@ -34,19 +36,29 @@ def budget_sizes(lengths: list[int], token_budget: int, max_batch_size: int) -> 
     return sizes
 
 
+def kv_bytes_per_token(model) -> int:
+    """Bytes of KV cache a token takes: keys and values in every layer, from the model's config
+    (Llama-like: key/value heads x head dim) at its parameters' dtype."""
+    c = model.config
+    heads = getattr(c, "num_key_value_heads", None) or c.num_attention_heads
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    return 2 * c.num_hidden_layers * heads * head_dim * next(model.parameters()).element_size()
+
+
 class FastBatches:
     """The fast setting on one HFLM while installed; `record()` says what it ran."""
 
     def __init__(self, lm, fast: Fast):
         self.lm, self.fast = lm, fast
         self.batches: list[int] = []                # loglikelihood: each batch's size
-        self.fixed: dict[str, dict[str, int]] = {}  # the others: their size and requests
+        self.generated: list[int] = []              # generation: each batch's size
+        self.fixed: dict[str, dict[str, int]] = {}  # rolling: its size and requests
         self._plan: tuple[Any, list[int]] | None = None  # (the requests, each one's batch size)
 
     def install(self) -> None:
         lm = self.lm
         fixed = {"loglikelihood": "auto", "loglikelihood_rolling": self.fast.rolling_batch_size,
-                 "generate_until": self.fast.generate_batch_size}
+                 "generate_until": self._generate_size}
         for name in REQUEST_TYPES:
             lm.__dict__[name] = self._wrapped(name, getattr(type(lm), name), fixed[name])
         lm.__dict__["_batch_scheduler"] = self._scheduler
@@ -55,11 +67,15 @@ class FastBatches:
         for name in (*REQUEST_TYPES, "_batch_scheduler"):
             self.lm.__dict__.pop(name, None)
 
-    def _wrapped(self, name: str, method, batch):
+    def _wrapped(self, name: str, method, size):
         def run(requests, *args, **kwargs):
             lm, before = self.lm, self.lm.batch_size_per_gpu
+            batch = size(requests) if callable(size) else size
             lm.batch_size_per_gpu = batch
-            if batch != "auto":
+            if callable(size):
+                n = len(requests)
+                self.generated += [batch] * (n // batch) + ([n % batch] if n % batch else [])
+            elif batch != "auto":
                 seen = self.fixed.setdefault(name, {"batch_size": int(batch), "requests": 0})
                 seen["requests"] += len(requests)
             try:
@@ -67,6 +83,14 @@ class FastBatches:
             finally:
                 lm.batch_size_per_gpu = before
         return run
+
+    def _generate_size(self, requests) -> int:
+        """One generate_until call's batch size: its longest prompt (as HFLM encodes it) plus
+        its max_gen_toks, at the model's KV bytes a token, within the budget."""
+        lm = self.lm
+        longest = max((len(lm.tok_encode(r.args[0]))
+                       + int(r.args[1].get("max_gen_toks", lm.max_gen_toks)) for r in requests), default=1)
+        return self.fast.generate_size(kv_bytes_per_token(lm.model), longest)
 
     def _scheduler(self, pos: int, requests) -> int:
         """lm-eval's batch_fn: the size of the batch that holds request `pos`."""
@@ -83,7 +107,7 @@ class FastBatches:
         """What a fast cell ran: the setting, and per request type what it used (loglikelihood:
         its batches' count and smallest and largest size; the others: size and requests)."""
         used: dict[str, dict] = {k: dict(v) for k, v in self.fixed.items()}
-        if self.batches:
-            b = self.batches
-            used["loglikelihood"] = {"batches": len(b), "min": min(b), "max": max(b), "requests": sum(b)}
+        for name, b in (("loglikelihood", self.batches), ("generate_until", self.generated)):
+            if b:
+                used[name] = {"batches": len(b), "min": min(b), "max": max(b), "requests": sum(b)}
         return {"requested": "fast", "fast": self.fast.record(), "used": used}

@@ -219,4 +219,4 @@ class LmEvalStage(GridStage):
                 lm_eval=runner.lm_eval_record(raw))
             payload = runner.cell_payload(raw, task, info, cell_settings)
             yield Measured(cell, payload, prov,
-                           {runner.SAMPLES: runner.samples_bytes(raw.get("samples", {}))}, elapsed)
+                           {runner.SAMPLES: runner.samples_attachment(raw.get("samples", {}))}, elapsed)

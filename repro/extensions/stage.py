@@ -144,7 +144,7 @@ class SensitivityStage(GridStage):
                 attachments, extra = None, {"measured_by": payload["measured_by"]}
             else:
                 payload = runner.cell_payload(raw, task, cell_info, settings)
-                attachments = {runner.SAMPLES: runner.samples_bytes(raw.get("samples", {}))}
+                attachments = {runner.SAMPLES: runner.samples_attachment(raw.get("samples", {}))}
                 extra = {"lm_eval": runner.lm_eval_record(raw)}
             prov = provenance(host_info(s.device), stage=plan.stage, model=plan.spec.record(),
                               source=loaded.source, dtype=plan.dtype, max_length=loaded.max_length,

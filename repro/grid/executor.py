@@ -16,7 +16,8 @@ identity, and its recorded settings equal the job's, i.e. every setting that can
 result); leaves cells written by a newer kit alone, with a line; per model, skips cells other
 runners hold before loading anything, loads once, ranks once per criterion, and per group
 claims its cells (repro.results.locks), checks them again, prunes, measures and writes each
-cell atomically (repro.results.cells) with a progress line. Cells other runners hold are then
+cell atomically (repro.results.cells) with a progress line, the writing (samples compressed,
+hashed) in a background thread while the next cell is measured (repro/grid/writer.py). Cells other runners hold are then
 waited for (a claim whose owner stopped goes stale and is taken over); a shard still missing
 cells at the end is an error naming how many and why, so no stage exits 0 on an incomplete
 grid.
@@ -24,6 +25,7 @@ grid.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -36,6 +38,7 @@ from typing import Any, NamedTuple
 
 from repro.core.canonical import canonical_json
 from repro.core.errors import ReproError
+from repro.grid.writer import CellWriter
 from repro.results import cells as cellio
 from repro.results.cells import Cell
 from repro.results.locks import Claims, open_results
@@ -77,7 +80,7 @@ class Measured:
     cell: Cell
     payload: dict
     provenance: dict
-    attachments: dict[str, bytes] | None = None
+    attachments: dict[str, bytes | Callable[[], bytes]] | None = None  # a callable: made when written
     seconds: float = 0.0
 
 
@@ -192,17 +195,24 @@ class _Run:
                     self.claims.release(c)
                 report.skipped += claimed
                 continue
-            for m in stage.measure(loaded, pruned, claimed):
-                cellio.write(self.root, m.cell, m.payload, m.provenance, attachments=m.attachments)
-                self.claims.release(m.cell)
-                report.written.append(m.cell)
-                progress.step(m.cell, m.seconds)
+            with CellWriter(functools.partial(self.write, progress=progress, report=report)) as writer:
+                for m in stage.measure(loaded, pruned, claimed):
+                    writer.submit(m)  # compressed, hashed and written while the next is measured
             del pruned
             gc.collect()
         stage.unload(loaded)
         del loaded, rankings
         gc.collect()
         return left
+
+    def write(self, m: Measured, *, progress, report: GridReport) -> None:
+        """One measured cell to disk (the writer's thread): attachments made now (compressed
+        samples), then the cell atomically; its claim released."""
+        attachments = {k: v() if callable(v) else v for k, v in (m.attachments or {}).items()}
+        cellio.write(self.root, m.cell, m.payload, m.provenance, attachments=attachments)
+        self.claims.release(m.cell)
+        report.written.append(m.cell)
+        progress.step(m.cell, m.seconds)
 
     def wait(self, left: list[Cell], limit: float | None, started: float) -> list[Cell]:
         """Wait (one poll at least, so a claim that cannot be taken yet never spins) until some

@@ -222,6 +222,7 @@ def measure(names: list[str], *, device: str, threads: int | None, dtypes: dict[
                  stage_start_s=h["stage_start_s"], cell_s=h["cell_s"], request_ms=h["request_ms"],
                  load_s_per_gb=costs().host.load_s_per_gb * h["host_factor"],
                  host_factor=h["host_factor"], threads=threads,
+                 build_us_per_token=costs().host.build_us_per_token_ref * h["host_factor"],
                  contention=h["contention"] if clock == "cpu" else 1.0, models=models)
 
 

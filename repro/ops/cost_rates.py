@@ -48,6 +48,7 @@ class Rates:
     request_ms: float              # ... and per request
     load_s_per_gb: float
     host_factor: float = 1.0       # this host's CPU speed relative to the costs.yaml reference
+    build_us_per_token: float = 0.0  # lm-eval building a task's requests (tokenising), per token
     threads: int | None = None     # torch CPU threads the figures were measured with
     contention: float = 1.0        # wall / CPU seconds of a one-thread process now (other jobs)
     estimate: bool = False         # True for a table row: not measured on this host
@@ -95,7 +96,9 @@ class Rates:
         fields = {k: rec[k] for k in ("source", "device", "device_name", "stage_start_s", "cell_s",
                                       "request_ms", "load_s_per_gb", "host_factor", "threads",
                                       "contention", "estimate")}
-        return Rates(**fields, models=models)
+        build = rec.get("build_us_per_token",  # a record of an older kit: the reference, scaled
+                        costs().host.build_us_per_token_ref * rec.get("host_factor", 1.0))
+        return Rates(**fields, build_us_per_token=build, models=models)
 
 
 def table_rates(gpu: str) -> Rates:
@@ -111,4 +114,5 @@ def table_rates(gpu: str) -> Rates:
     h = c.host
     return Rates(source=f"table row '{key}' (an estimate: {dev.source})", device="cuda",
                  device_name=key, stage_start_s=h.stage_start_s, cell_s=h.cell_s,
-                 request_ms=h.request_ms, load_s_per_gb=h.load_s_per_gb, estimate=True, table=dev)
+                 request_ms=h.request_ms, load_s_per_gb=h.load_s_per_gb,
+                 build_us_per_token=h.build_us_per_token, estimate=True, table=dev)

@@ -51,6 +51,10 @@ class Shape:
     def weight_bytes(self, level: float = 0.0) -> float:
         return self.params(level) * DTYPE_BYTES.get(self.dtype, 4)
 
+    def kv_bytes_per_token(self) -> int:
+        """Keys and values of every layer (repro/evaluate/fast.py's rule for generation batches)."""
+        return 2 * self.layers * self.kv_dim * DTYPE_BYTES.get(self.dtype, 4)
+
 
 def hf_shape(name: str) -> dict | None:
     """A model's config dict for pricing and probing: its stand-in's in a rehearsal
@@ -122,6 +126,8 @@ class StageWork:
     lm_eval_cells: int = 0          # lm-eval calls: per-cell host work
     subtasks: int = 0               # ... and per task of a group (mmlu's 57 subjects)
     lm_eval_requests: float = 0.0   # ... and per-request host work
+    built_tokens: float = 0.0       # tokens of the requests lm-eval builds: once per model and
+    built: set = field(default_factory=set)  # task in a stage (repro/evaluate/level_free.py)
     written: int = 0                # lm-eval cells the kit writes with provenance and samples
     written_gb: float = 0.0         # ... and their models' weights (the kit's work per cell grows with them)
     rankings: int = 0               # (model, criterion) rankings: every layer scored once
@@ -137,12 +143,17 @@ class StageWork:
         """One lm-eval call (a cell) of `task` on `model` pruned at `level`."""
         c, items = task_cost(task)
         items = min(items, limit) if limit else items
-        b = setting.batch(c.kind, c.tokens)
+        shape = shape_of(model)
+        b = setting.batch(c.kind, c.tokens + c.max_gen, shape.kv_bytes_per_token()) \
+            if c.kind == "generate" else setting.batch(c.kind, c.tokens)
         self.lm_eval_cells += 1
         self.subtasks += c.subtasks - 1  # a group's tasks after the first (cell_s prices one)
         self.write(model)
         self.requests += items * c.requests
         self.lm_eval_requests += items * c.requests
+        if (model, task) not in self.built:  # later levels reuse the requests and their tokens
+            self.built.add((model, task))
+            self.built_tokens += items * c.requests * c.tokens
         if c.kind == "rolling":  # windows of max_length, no overlap (lm-eval's rolling windows)
             windows = items * max(1.0, c.tokens / max_length)
             self.jobs.append(Job("forward", model, level, windows / b, b, c.tokens * items / windows))

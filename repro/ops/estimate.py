@@ -81,6 +81,7 @@ def price(work: StageWork, rates: Rates, eff) -> float:
     t = work.starts * rates.stage_start_s + work.sleep_s + work.fixed_s * rates.host_factor
     t += sum(shape_of(m).weight_bytes() / 1e9 * rates.load_s_per_gb for m in work.loads)
     t += work.lm_eval_cells * rates.cell_s + work.lm_eval_requests * rates.request_ms / 1e3
+    t += work.built_tokens * rates.build_us_per_token / 1e6
     h = costs().host
     t += (work.subtasks * h.subtask_s + work.written * h.kit_cell_s + work.written_gb * h.kit_cell_s_per_gb
           + work.ranked_gb * h.rank_s_per_gb) * rates.host_factor

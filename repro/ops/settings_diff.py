@@ -72,8 +72,9 @@ def diff(models: list[str], levels: list[float], *, limit: int, out: Path, devic
 def table(rec: dict) -> str:
     f = rec["fast"]
     lines = [f"== settings-diff: fast (loglikelihood batches within {f['token_budget']} tokens, at "
-             f"most {f['max_batch_size']}; generation batch {f['generate_batch_size']}) minus paper "
-             f"(batch 1), first {rec['limit']} documents per task"]
+             f"most {f['max_batch_size']}; generation batches within {f['generate_kv_budget_mib']} "
+             f"MiB of KV cache, at most {f['generate_batch_size']}) minus paper (batch 1), first "
+             f"{rec['limit']} documents per task"]
     for model, m in rec["models"].items():
         for level, tasks in m["levels"].items():
             lines.append(f"{model} at {level}% ({m['dtype']}; tolerance |d| <= {m['atol']:g} + "

@@ -51,8 +51,7 @@ def test_fast_cells_are_their_own_and_record_their_batches(run):
             assert bs["used"]["loglikelihood"]["max"] > 1
             assert bs["used"]["loglikelihood"]["requests"] == bs["used"]["loglikelihood"]["max"]
         if task == "smoke_gen":
-            assert bs["used"]["generate_until"] == {
-                "batch_size": evaluation().fast.generate_batch_size, "requests": 6}
+            assert bs["used"]["generate_until"] == {"batches": 1, "min": 6, "max": 6, "requests": 6}
         if task == "smoke_ppl":
             assert bs["used"]["loglikelihood_rolling"]["batch_size"] == evaluation().fast.rolling_batch_size
 

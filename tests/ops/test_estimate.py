@@ -49,14 +49,15 @@ def test_paper_profile_counts():
 
 def test_generation_runs_to_the_batch_longest_member_in_the_fast_setting():
     c, s = costs(), costs().settings
-    w1, w32 = cost_work.StageWork("x"), cost_work.StageWork("x")
-    w1.add_lm_eval("llama-3.2-1b", 0.0, "ifeval", s["paper"], "cuda", 2048)
-    w32.add_lm_eval("llama-3.2-1b", 0.0, "ifeval", s["fast"], "cuda", 2048)
-    dec1 = next(j for j in w1.jobs if j.kind == "decode")
-    dec32 = next(j for j in w32.jobs if j.kind == "decode")
-    assert dec1.count == 541 * c.task("ifeval").generated and dec1.batch == 1
-    assert dec32.count == math.ceil(541 / 32) * 1280 and dec32.batch == 32
-    assert w1.generated_tokens == w32.generated_tokens  # the same answers, counted once
+    for model, batch in (("llama-3.2-1b", 128), ("llama-3.2-3b", 55)):  # the KV budget's sizes
+        w1, wb = cost_work.StageWork("x"), cost_work.StageWork("x")
+        w1.add_lm_eval(model, 0.0, "ifeval", s["paper"], "cuda", 2048)
+        wb.add_lm_eval(model, 0.0, "ifeval", s["fast"], "cuda", 2048)
+        dec1 = next(j for j in w1.jobs if j.kind == "decode")
+        decb = next(j for j in wb.jobs if j.kind == "decode")
+        assert dec1.count == 541 * c.task("ifeval").generated and dec1.batch == 1
+        assert decb.count == math.ceil(541 / batch) * 1280 and decb.batch == batch
+        assert w1.generated_tokens == wb.generated_tokens  # the same answers, counted once
 
 
 def test_the_fast_setting_is_priced_as_it_batches():
@@ -67,7 +68,9 @@ def test_the_fast_setting_is_priced_as_it_batches():
     assert fast.batch("loglikelihood", mmlu.tokens) == f.token_budget // int(mmlu.tokens)  # 25
     assert fast.batch("loglikelihood", hella.tokens) == f.max_batch_size  # short: capped
     assert fast.batch("loglikelihood", 10 * f.token_budget) == 1  # longer than the budget: alone
-    assert fast.batch("generate", 834) == f.generate_batch_size
+    one_b = shape_of("llama-3.2-1b").kv_bytes_per_token()
+    assert fast.batch("generate", 834 + 256, one_b) == f.generate_batch_size  # gsm8k: capped
+    assert fast.batch("generate", 10 ** 6, one_b) == 1  # a cache past the budget: alone
     assert fast.batch("rolling", 4680) == f.rolling_batch_size
     assert {paper.batch(k, 100) for k in ("loglikelihood", "generate", "rolling")} == {1}
 
@@ -224,3 +227,23 @@ def test_preflight_prints_the_estimate_from_selftest_json_after_its_checks_pass(
     assert next(x for x in out.splitlines() if x.startswith("evaluate ")).split()[1] == "210"
     args.no_estimate = True
     assert pf.run(args, probes()) == 0 and "== estimate:" not in capsys.readouterr().out
+
+
+def test_requests_are_built_once_per_model_and_task_and_priced_once():
+    """lm-eval's building of requests (prompts, tokens) is reused at later levels
+    (repro/evaluate/level_free.py): the estimate charges its tokens at the first level only."""
+    from repro.config import models, suites
+
+    ctx, paper = paper_context(), costs().settings["paper"]
+    ev = cost_work.evaluate_work(ctx, paper)
+    want = sum(costs().items(t.name) * costs().task(t.name).requests * costs().task(t.name).tokens
+               for m in PAPER for t in suites.resolve(models.get(m).suite))
+    assert ev.built_tokens == pytest.approx(want)
+    one_level = cost_work.evaluate_work(Context(**{**ctx.__dict__, "levels": (0.0,)}), paper)
+    assert one_level.built_tokens == ev.built_tokens and one_level.requests < ev.requests
+    h100 = table_rates("h100")
+    assert price(ev, h100, load_config()) - price(cost_work.StageWork("evaluate", built_tokens=0.0, **{
+        k: getattr(ev, k) for k in ("cells", "requests", "jobs", "lm_eval_cells", "lm_eval_requests",
+                                    "subtasks", "written", "written_gb", "rankings", "ranked_gb",
+                                    "loads")}), h100, load_config()) == pytest.approx(
+        want * costs().host.build_us_per_token / 1e6)

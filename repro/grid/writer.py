@@ -1,0 +1,69 @@
+"""Cells written off the critical path: one background thread compresses a cell's
+attachments (lm-eval's samples), hashes and writes the cell atomically (repro/results/cells.py)
+while the stage computes the next one; the GPU, or the CPU's other core, is not kept waiting.
+
+    with CellWriter(write) as writer:     # write(measured): the executor's one write of a cell
+        for m in stage.measure(...):
+            writer.submit(m)              # returns at once unless `depth` cells already wait
+
+At most `depth` measured cells wait, their samples in memory. A failure of a write (a full
+disk) is raised in the stage at its next submit or at close, never lost; after one, nothing
+more is written. Leaving the `with` block drains the queue first, even when the stage was
+stopped (Ctrl-C, SIGTERM): every cell it finished computing is kept, each written whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("repro.grid")
+_STOP = object()
+
+
+class CellWriter:
+    def __init__(self, write: Callable[[Any], None], depth: int = 1):
+        self._write = write
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="repro-cell-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            if self._error is None:
+                try:
+                    self._write(item)
+                except BaseException as exc:  # raised again in the stage's thread
+                    self._error = exc
+
+    def submit(self, item: Any) -> None:
+        self._raise()
+        self._queue.put(item)
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread, and raise a write's failure if there was one."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            exc, self._error = self._error, None
+            raise exc
+
+    def __enter__(self) -> CellWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # the stage failed or was stopped: keep what it computed, and its own error
+            self.close()
+        except BaseException as failed:
+            log.error("a cell could not be written while the stage stopped: %s", failed)
