@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from repro.config import models, suites
 from repro.config.costs import Setting, TaskCost, costs
-from repro.config.efficiency import EfficiencyConfig, protocol_of
+from repro.config.efficiency import PROTOCOLS, EfficiencyConfig, protocol_of
 from repro.config.efficiency import load_config as efficiency_config
 from repro.config.extensions import extensions
 from repro.config.neuron_selection import neuron_selection
@@ -309,7 +309,8 @@ def efficiency_work(ctx: Context, setting: Setting, cfg: EfficiencyConfig | None
         spec = models.get(name)
         w.loads.append(name)
         w.rank(name)
-        wls = [w for w in workloads(cfg) if not extra.get("workloads") or w.name in extra["workloads"]]
+        wls = [w for w in workloads(cfg, tuple(extra.get("protocols") or PROTOCOLS))
+               if not extra.get("workloads") or w.name in extra["workloads"]]
         cells = planned(cfg, spec.intermediate_size, _levels(ctx, spec), widths=extra.get("widths"),
                         wls=wls)
         # not `written` (the kit's per-cell work: lm-eval samples gzipped and hashed): an

@@ -66,6 +66,7 @@ def extra_args(argv) -> dict:
     p.add_argument("--tasks", nargs="+")
     p.add_argument("--criteria", nargs="+")
     p.add_argument("--workloads", nargs="+")
+    p.add_argument("--protocols", nargs="+")
     known, _ = p.parse_known_args(list(argv))
     return {k: v for k, v in vars(known).items() if v is not None}
 
@@ -180,6 +181,21 @@ def _cached(names) -> bool:
     return all((cache_root() / "smollm2").is_dir() for n in names if n.startswith("smollm2"))
 
 
+def corrected_only(got: dict[str, StageCost], ctx: Context, rates: Rates | None) -> float | None:
+    """Hours of the fast setting's run with the efficiency stage's corrected protocol only, when
+    the run has that stage with both protocols (None otherwise)."""
+    if rates is None or "efficiency" not in got or any(h is None for c in got.values() for h in c.hours.values()):
+        return None
+    extra = ctx.extra.get("efficiency", {})
+    if extra.get("protocols") or not got["efficiency"].work["fast"].cells:
+        return None
+    lean = Context(**{**ctx.__dict__, "extra": {**ctx.extra, "efficiency": {**extra, "protocols": ["corrected"]}}})
+    w = cost_work.efficiency_work(lean, costs().settings["fast"])
+    eff = efficiency_config(profile=extra.get("profile"))
+    total = sum(c.hours["fast"] for s, c in got.items() if s != "efficiency")
+    return total + price(w, rates, eff) / 3600
+
+
 def render(costs_by_stage: dict[str, StageCost], rates: Rates | None, runs: str) -> str:
     head = (f"{'stage':<17}{'cells':>7}{'requests':>11}{'prompt tok':>12}{'generated':>11}"
             f"{'paper':>10}{'fast':>9}")
@@ -224,10 +240,16 @@ def dry_run(args, pipe, profile, order: list[str], values: dict, levels, threads
         order = [SANDBOX, *order]
     got, runs = estimate(order, ctx, rates), getattr(args, "setting", "paper")
     print(render(got, rates, runs))
+    lean = corrected_only(got, ctx, rates)
+    if lean is not None:
+        print(f"   the fast setting with the efficiency stage's corrected protocol only (repro "
+              f"efficiency --protocols corrected: the paper protocol's workloads left out): "
+              f"{lean:.1f} h")
     if args.estimate_json:
         from repro.core.atomicio import write_text
 
         rec = {"runs": runs, "rates": None if rates is None else rates.record(),
+               "fast_corrected_only_s": None if lean is None else lean * 3600,
                "contention": 1.0 if rates is None else rates.contention,
                "stages": {s: {"cells": c.work["paper"].cells, "requests": c.work["paper"].requests,
                               "prompt_tokens": c.work["paper"].prompt_tokens,

@@ -247,3 +247,23 @@ def test_requests_are_built_once_per_model_and_task_and_priced_once():
                                     "subtasks", "written", "written_gb", "rankings", "ranked_gb",
                                     "loads")}), h100, load_config()) == pytest.approx(
         want * costs().host.build_us_per_token / 1e6)
+
+
+def test_the_corrected_protocol_alone_is_priced_beside_the_whole_run(tmp_path, capsys):
+    """The efficiency stage's `--protocols` is read; the dry run also prints the fast setting
+    with the corrected protocol only (the paper protocol's workloads left out)."""
+    ctx, fast = paper_context(), costs().settings["fast"]
+    lean = Context(**{**ctx.__dict__, "extra": {"efficiency": {"protocols": ["corrected"]}}})
+    whole, corrected = cost_work.efficiency_work(ctx, fast), cost_work.efficiency_work(lean, fast)
+    assert (whole.cells, corrected.cells) == (288, 2 * (7 * 6 + 6 * 2 * 5))
+    h100, eff = table_rates("h100"), load_config()
+    got = estimate(["neuron-selection", "evaluate", "efficiency"], ctx, h100)
+    want = (got["neuron-selection"].hours["fast"] + got["evaluate"].hours["fast"]
+            + price(corrected, h100, eff) / 3600)
+    assert main(["pipeline", "--profile", "paper", "--dry-run", "--gpu", "h100", "--out",
+                 str(tmp_path / "r"), "--estimate-json", str(tmp_path / "e.json")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "corrected protocol only" in x)
+    assert line.endswith(f"{want:.1f} h")
+    rec = json.loads((tmp_path / "e.json").read_text())
+    tables = rec["stages"]["tables"]["seconds"]["fast"] + rec["stages"]["aggregate"]["seconds"]["fast"]
+    assert rec["fast_corrected_only_s"] == pytest.approx(want * 3600 + tables, rel=1e-3)

@@ -87,3 +87,46 @@ def test_aggregate_refuses_rehearsal_cells_under_a_real_run_id(rehearsed, tmp_pa
     assert main(["aggregate", "--results", str(out / "results"), "--out", str(tmp_path),
                  "--run-id", "full"]) == 2
     assert "rehearsal cells aggregate only as --run-id REHEARSAL" in capsys.readouterr().err
+
+
+def test_the_estimate_prices_what_the_rehearsal_ran(rehearsed):
+    """repro/config/rehearsal.yaml, which the estimate prices a rehearsal with, against the
+    rehearsal's own cells (documents scored per task) and tiny models (their config.json)."""
+    import json
+
+    from repro.config.rehearsal import rehearsal_config
+    from repro.results import cells as cellio
+
+    out, _ = rehearsed
+    cfg = rehearsal_config()
+    seen = {}
+    for cell, rec in cellio.scan(out / "results", ["evaluate"]):
+        n = rec["payload"]["n-samples"]
+        seen[cell.task] = sum(v["effective"] for v in n.values())
+        if cfg.tasks[cell.task].subtasks > 1:
+            assert len(n) == cfg.tasks[cell.task].subtasks, cell.task
+    assert seen == {t: c.items for t, c in cfg.tasks.items()}
+    snap = next((out / "sandbox/hf/hub/models--meta-llama--Llama-3.2-1B/snapshots").iterdir())
+    config = json.loads((snap / "config.json").read_text())
+    want = cfg.hf_shape("llama-3.2-1b")
+    for key in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "head_dim", "tie_word_embeddings"):
+        assert config[key] == want[key], key
+    assert config["vocab_size"] <= want["vocab_size"]  # the BPE's target; it may learn fewer
+
+
+def test_the_dry_run_prices_the_stand_ins_and_builds_nothing(tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", rehearsal.ENV)}
+    env["PYTHONPATH"] = str(sandbox.KIT)
+    run = subprocess.run([sys.executable, "-m", "repro", "rehearsal", "--dry-run", "--models",
+                          "llama-3.2-1b", "--levels", "0", "40", "--out", str(out),
+                          "--estimate-json", str(tmp_path / "est.json")],
+                         env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    est = json.loads((tmp_path / "est.json").read_text())
+    assert list(est["stages"])[0] == "sandbox" and est["stages"]["evaluate"]["cells"] == 26
+    assert est["stages"]["evaluate"]["requests"] < 5000  # the stand-ins', not millions
+    assert est["rates"]["device"] == "cpu" and not out.exists()
