@@ -57,19 +57,6 @@ def run(root: Path, cells: int, device_s: float, docs: int, before: bool) -> flo
     from repro.grid.executor import GridStage, Group, Job, Measured, run_grid
     from repro.results.cells import Cell
 
-    class Synchronous:  # the kit before: the write in the stage's thread
-        def __init__(self, write):
-            self.write = write
-
-        def submit(self, m):
-            self.write(m)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return None
-
     def level9(s):  # the kit before: gzip level 9, in the stage's thread
         return gzip.compress(runner.samples_attachment(s).args[0], mtime=0)
 
@@ -99,7 +86,7 @@ def run(root: Path, cells: int, device_s: float, docs: int, before: bool) -> flo
 
     jobs = [Job(Cell("evaluate", "m", "maw", 0.0, f"t{i:02d}"), {}, "content:x") for i in range(cells)]
     real = executor.CellWriter
-    executor.CellWriter = Synchronous if before else real
+    executor.CellWriter = executor.InlineWriter if before else real
     try:
         t0 = time.perf_counter()
         run_grid(Stage(), jobs, root=root, out=lambda line: None)

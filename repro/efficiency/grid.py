@@ -142,6 +142,7 @@ class EfficiencyStage(GridStage):
     """`specs` by name; `planned`: every cell's workload and alignment; `meter`: opened once."""
 
     name = EFFICIENCY_STAGE
+    background_writes = False  # a cell written in the background would run beside the next's timing
 
     def __init__(self, specs: dict, planned: dict[Cell, Planned], cfg: EfficiencyConfig, *,
                  device: str, dtype: str | None, tie_break: str, random_weights: bool,

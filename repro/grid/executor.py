@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 
 from repro.core.canonical import canonical_json
 from repro.core.errors import ReproError
-from repro.grid.writer import CellWriter
+from repro.grid.writer import CellWriter, InlineWriter
 from repro.results import cells as cellio
 from repro.results.cells import Cell
 from repro.results.locks import Claims, open_results
@@ -88,6 +88,7 @@ class GridStage:
     """What a grid stage supplies (see the module docstring)."""
 
     name: str = ""
+    background_writes: bool = True  # False: each cell written before the next is measured (timings)
 
     def recorded(self, record: dict) -> Any:
         """The settings a cell's record holds (compared with its job's)."""
@@ -195,7 +196,8 @@ class _Run:
                     self.claims.release(c)
                 report.skipped += claimed
                 continue
-            with CellWriter(functools.partial(self.write, progress=progress, report=report)) as writer:
+            make = CellWriter if stage.background_writes else InlineWriter
+            with make(functools.partial(self.write, progress=progress, report=report)) as writer:
                 for m in stage.measure(loaded, pruned, claimed):
                     writer.submit(m)  # compressed, hashed and written while the next is measured
             del pruned

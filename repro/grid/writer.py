@@ -6,7 +6,8 @@ while the stage computes the next one; the GPU, or the CPU's other core, is not 
         for m in stage.measure(...):
             writer.submit(m)              # returns at once unless `depth` cells already wait
 
-At most `depth` measured cells wait, their samples in memory. A failure of a write (a full
+A stage that times what it measures (efficiency) writes inline instead (InlineWriter): a
+write never overlaps a timed region. At most `depth` measured cells wait, their samples in memory. A failure of a write (a full
 disk) is raised in the stage at its next submit or at close, never lost; after one, nothing
 more is written. Leaving the `with` block drains the queue first, even when the stage was
 stopped (Ctrl-C, SIGTERM): every cell it finished computing is kept, each written whole.
@@ -67,3 +68,19 @@ class CellWriter:
             self.close()
         except BaseException as failed:
             log.error("a cell could not be written while the stage stopped: %s", failed)
+
+
+class InlineWriter:
+    """The same interface, each cell written in the stage's thread before the next is measured."""
+
+    def __init__(self, write: Callable[[Any], None]):
+        self.submit = write
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> InlineWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None

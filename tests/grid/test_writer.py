@@ -126,3 +126,17 @@ def test_after_a_failed_write_nothing_more_is_written_and_close_raises_it():
         w.close()
     assert seen == [0]
     w.close()  # raised once; closing again is quiet
+
+
+def test_the_efficiency_stage_writes_inline():
+    pytest.importorskip("torch")
+    from repro.efficiency.grid import EfficiencyStage
+
+    assert EfficiencyStage.background_writes is False  # a write beside a timed region would skew it
+
+
+def test_a_stage_that_times_writes_each_cell_before_measuring_the_next(tmp_path):
+    stage = Stage()
+    stage.background_writes = False
+    run_grid(stage, jobs(), root=tmp_path, out=lambda line: None)
+    assert set(stage.threads) == {threading.main_thread().name}
