@@ -80,7 +80,7 @@ def shape_of(name: str, dtype: str | None = None) -> Shape:
 
 
 @functools.cache
-def _shape(name: str, dtype: str | None, tiny: bool) -> Shape:
+def _shape(name: str, dtype: str | None, tiny: bool) -> Shape:  # tiny: a rehearsal's (cache key)
     spec = models.get(name)
     raw = hf_shape(name)
     if raw is not None:
@@ -126,8 +126,8 @@ class StageWork:
     lm_eval_cells: int = 0          # lm-eval calls: per-cell host work
     subtasks: int = 0               # ... and per task of a group (mmlu's 57 subjects)
     lm_eval_requests: float = 0.0   # ... and per-request host work
-    built_tokens: float = 0.0       # tokens of the requests lm-eval builds: once per model and
-    built: set = field(default_factory=set)  # task in a stage (repro/evaluate/level_free.py)
+    built_tokens: float = 0.0       # tokens of the requests lm-eval builds, once per model and
+    built: set = field(default_factory=set)  # task: later levels reuse them (level_free.py)
     written: int = 0                # lm-eval cells the kit writes with provenance and samples
     written_gb: float = 0.0         # ... and their models' weights (the kit's work per cell grows with them)
     rankings: int = 0               # (model, criterion) rankings: every layer scored once
@@ -262,6 +262,8 @@ def sensitivity_work(ctx: Context, setting: Setting) -> StageWork:
             w.jobs.append(Job(job.kind, name, 0.0, job.count * (1 + (groups - 1) * share),
                               job.batch, job.tokens))
         w.lm_eval_cells += groups
+        w.subtasks += part.subtasks * groups
+        w.built_tokens += part.built_tokens  # built once, reused by every group (level_free.py)
         w.write(name, groups)  # the calibration cells beside them are a few bytes
         w.requests += part.requests * groups
         w.lm_eval_requests += part.requests * groups

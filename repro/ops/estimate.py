@@ -5,6 +5,7 @@ this host in the paper setting (batch 1, what the paper's code ran) and the fast
     python -m repro pipeline --profile paper --dry-run                 # this host
     python -m repro pipeline --profile paper --dry-run --gpu h100      # a GPU it cannot see
     python -m repro pipeline --profile smoke --dry-run --selftest build/selftest/selftest.json
+    python -m repro rehearsal --dry-run        # the rehearsal: its stand-ins (rehearsal.yaml)
 
 Rates, first found: --gpu (costs.yaml's table, an estimate); the self-test's measurements on
 this host (selftest.json `rates`, when it measured every model the run needs on this device);
@@ -184,12 +185,13 @@ def _cached(names) -> bool:
 def corrected_only(got: dict[str, StageCost], ctx: Context, rates: Rates | None) -> float | None:
     """Hours of the fast setting's run with the efficiency stage's corrected protocol only, when
     the run has that stage with both protocols (None otherwise)."""
-    if rates is None or "efficiency" not in got or any(h is None for c in got.values() for h in c.hours.values()):
+    if rates is None or "efficiency" not in got:
         return None
     extra = ctx.extra.get("efficiency", {})
     if extra.get("protocols") or not got["efficiency"].work["fast"].cells:
         return None
-    lean = Context(**{**ctx.__dict__, "extra": {**ctx.extra, "efficiency": {**extra, "protocols": ["corrected"]}}})
+    lean = Context(**{**ctx.__dict__,
+                      "extra": {**ctx.extra, "efficiency": {**extra, "protocols": ["corrected"]}}})
     w = cost_work.efficiency_work(lean, costs().settings["fast"])
     eff = efficiency_config(profile=extra.get("profile"))
     total = sum(c.hours["fast"] for s, c in got.items() if s != "efficiency")
