@@ -8,13 +8,14 @@ host work per cell (a toy model on the local multiple-choice task).
     python -m repro.ops.cost_probe      # the child: prints its figures as JSON
 
 What is timed, and the law that scales it to the run's work (cost_rates: straight lines):
-- forwards of 1 x T tokens at the three FORWARD_TOKENS (on a CPU 16, 64 and 256, as long as the
-  smoke's and the rehearsal's contexts; on a GPU 128 to 2,048, past its launch-bound region),
-  decode steps at batch DECODE_BATCHES after DECODE_CONTEXT tokens. A forward of B sequences of
-  T tokens is priced a + b B T + c B T^2 through the three (cost_rates.Line.fit): the matmuls
-  linear, attention quadratic. A Llama-3.2 layer's attention is under 4% of its FLOPs at 512
-  tokens, but a small model's is a large share: the rehearsal's stand-in takes 12 ms at 445
-  tokens, where a line through 16 and 64 said 3.4.
+- forwards of 1 x T tokens at FORWARD_TOKENS (on a CPU 16 and 256: the second as long as the
+  rehearsal's and smoke's contexts, because a small model's attention, quadratic, is a large
+  share of its forward there: the rehearsal's stand-in takes 12 ms at 445 tokens, where a line
+  through 16 and 64 said 3.4; longer on a GPU, past its launch-bound region), decode steps at
+  batch DECODE_BATCHES after DECODE_CONTEXT tokens. A forward of B x T tokens is priced on the
+  line through the two: the matmuls' time, linear in B x T, plus a fixed cost; attention's
+  quadratic term, left out, is under 4% of a Llama-3.2 layer's FLOPs at 512 tokens and ~13% at
+  2,048.
 - a model above FULL_MODEL_PARAMS is built with ONE decoder layer at its real width: the whole
   forward (embeddings, that layer, norm and lm_head) and the layer alone (hooks) are timed in
   the same calls, and the other layers are the layer's time each (layers are identical).
@@ -38,7 +39,7 @@ from repro.ops.cost_rates import Line, ModelRate, Rates
 from repro.ops.cost_work import Shape, hf_shape, shape_of
 
 FULL_MODEL_PARAMS = 4e8  # above this, time one decoder layer and extrapolate by the layer count
-FORWARD_TOKENS = {"cpu": (16, 64, 256), "cuda": (128, 512, 2048)}
+FORWARD_TOKENS = {"cpu": (16, 256), "cuda": (128, 2048)}
 DECODE_BATCHES = (1, 8)
 DECODE_CONTEXT = 32
 REPS = 3
@@ -166,7 +167,7 @@ def _times(model, device: str, vocab: int, timer: Timer) -> dict[str, tuple[floa
     return out
 
 
-def _tokens(device: str) -> tuple[int, ...]:
+def _tokens(device: str) -> tuple[int, int]:
     return FORWARD_TOKENS["cuda" if is_cuda(device) else "cpu"]
 
 
@@ -180,8 +181,8 @@ def model_rate(name: str, dtype: str, device: str, clock: str = "wall",
         s = {k: whole for k, (whole, _) in t.items()}
     else:  # the model with one layer, plus the layer's time for each of the others
         s = {k: whole + (shape.layers - 1) * one for k, (whole, one) in t.items()}
-    b1, b2 = DECODE_BATCHES
-    return ModelRate(forward=Line.fit([(n, s[f"fwd_{n}"]) for n in _tokens(device)]),
+    (n1, n2), (b1, b2) = _tokens(device), DECODE_BATCHES
+    return ModelRate(forward=Line.through(n1, s[f"fwd_{n1}"], n2, s[f"fwd_{n2}"]),
                      decode=Line.through(b1, s[f"dec_{b1}"], b2, s[f"dec_{b2}"]),
                      params=shape.params())
 

@@ -4,10 +4,10 @@
     rates = Rates.from_record(json)              # measured: selftest.json `rates`, or the probe
     rates.forward_s(shape, level, batch=1, tokens=512); rates.decode_s(shape, level, batch=8)
 
-Measured rates are fitted per model shape on the device, at the run's dtype and threads: a
-forward of B sequences of T tokens takes a + b * B * T + c * B * T^2, a decode step at batch B
-takes a' + b' * B; a pruned level scales the per-token matmul part by its parameter count.
-Table rates are a roofline: launches (layers x launch_ms_per_layer) plus the larger of compute (2 x params x
+Measured rates are straight lines fitted per model shape on the device, at the run's dtype and
+threads: a forward of B sequences of T tokens takes a + b * B * T, a decode step at batch B takes
+c + d * B; a pruned level scales the per-token parts by its parameter count. Table rates are a
+roofline: launches (layers x launch_ms_per_layer) plus the larger of compute (2 x params x
 tokens at mfu x peak) and reading the weights once (bytes / bandwidth).
 """
 
@@ -20,32 +20,15 @@ from repro.config.costs import Device, costs
 
 @dataclass(frozen=True)
 class Line:
-    """Seconds = a + b * x (b at level 0; scaled by the level's parameter share); for forwards,
-    + c * x * T as well, T the sequence's tokens (attention's quadratic part, which MLP pruning
-    leaves alone)."""
+    """Seconds = a + b * x (b at level 0; scaled by the level's parameter share)."""
 
     a: float
     b: float
-    c: float = 0.0
 
     @staticmethod
     def through(x1: float, t1: float, x2: float, t2: float) -> Line:
         b = max((t2 - t1) / (x2 - x1), 0.0)
         return Line(max(t1 - b * x1, 0.0), b)
-
-    @staticmethod
-    def fit(points: list[tuple[float, float]]) -> Line:
-        """a + b T + c T^2 through three (T, seconds) points; a negative c (the longer forward
-        cheaper per token: noise, or caches) gives the line through the outer two."""
-        (x1, t1), (x2, t2), (x3, t3) = sorted(points)
-        c = ((t3 - t1) / (x3 - x1) - (t2 - t1) / (x2 - x1)) / (x3 - x2)
-        if c <= 0:
-            return Line.through(x1, t1, x3, t3)
-        b = (t2 - t1) / (x2 - x1) - c * (x1 + x2)
-        if b < 0:  # all of the growth quadratic: a + c T^2 through the outer two
-            c = (t3 - t1) / (x3 * x3 - x1 * x1)
-            return Line(max(t1 - c * x1 * x1, 0.0), 0.0, c)
-        return Line(max(t1 - b * x1 - c * x1 * x1, 0.0), b, c)
 
 
 @dataclass(frozen=True)
@@ -76,7 +59,7 @@ class Rates:
         scale = shape.params(level) / shape.params(0.0)
         if shape.name in self.models:
             line = self.models[shape.name].forward
-            return line.a + line.b * batch * tokens * scale + line.c * batch * tokens * tokens
+            return line.a + line.b * batch * tokens * scale
         d = self._device()
         compute = 2 * shape.params(level) * batch * tokens / (d.tflops * 1e12 * d.mfu)
         return shape.layers * d.launch_ms_per_layer / 1e3 + max(compute, self._read(shape, level))

@@ -19,21 +19,6 @@ def test_lines_through_two_points_never_go_negative():
     assert Line.through(16, 0.2, 512, 1.2) == Line(a=pytest.approx(0.2 - 16 / 496), b=pytest.approx(1 / 496))
     assert Line.through(1, 0.5, 8, 0.4) == Line(a=0.5, b=0.0)  # noise: a flat line, not a negative slope
     assert clock_for("cpu", 1) == "cpu" and clock_for("cpu", 2) == "wall"
-
-
-def test_forwards_are_fitted_with_attentions_quadratic_part():
-    a, b, c = 0.002, 3e-6, 4e-8  # the rehearsal's stand-in: 12 ms at 445 tokens, not 3.4
-    got = Line.fit([(t, a + b * t + c * t * t) for t in (16, 64, 256)])
-    assert (got.a, got.b, got.c) == (pytest.approx(a), pytest.approx(b), pytest.approx(c))
-    rates = Rates(source="test", device="cpu", device_name="CPU", stage_start_s=1.0, cell_s=0.0,
-                  request_ms=0.0, load_s_per_gb=0.0,
-                  models={MODEL: ModelRate(got, Line(0.0, 0.0), shape_of(MODEL).params())})
-    assert rates.forward_s(shape_of(MODEL), 0.0, 2, 445) == pytest.approx(a + 2 * (b * 445 + c * 445 ** 2))
-    # the longer forward cheaper per token than a straight line says: the line through the ends
-    assert Line.fit([(16, 1.0), (64, 2.0), (256, 2.5)]) == Line.through(16, 1.0, 256, 2.5)
-    # all the growth quadratic: no negative linear part
-    flat = Line.fit([(16, 1.0), (64, 1.0), (256, 2.0)])
-    assert flat.b == 0.0 and flat.c > 0 and flat.a > 0
     assert clock_for("cuda:0", 1) == "wall"
 
 
@@ -115,18 +100,16 @@ def test_a_large_model_is_one_layer_extrapolated_by_its_layer_count(monkeypatch)
     built = []
     monkeypatch.setattr(cost_probe, "_model", lambda name, dtype, device, layers: built.append(layers))
     # per figure: (the one-layer model's call, its layer's share of it)
-    fake = {"fwd_16": (1.0, 0.1), "fwd_64": (1.2, 0.2), "fwd_256": (2.0, 0.5), "dec_1": (0.3, 0.01),
-            "dec_8": (0.4, 0.02)}
+    fake = {"fwd_16": (1.0, 0.1), "fwd_256": (2.0, 0.5), "dec_1": (0.3, 0.01), "dec_8": (0.4, 0.02)}
     monkeypatch.setattr(cost_probe, "_times", lambda *a: fake)
     r = cost_probe.model_rate("llama-3.2-3b", "bfloat16", "cpu")
     assert built == [1]  # one decoder layer built, not the model's 28
     layers = shape_of("llama-3.2-3b").layers
-    assert r.forward == Line.fit([(16, 1.0 + (layers - 1) * 0.1), (64, 1.2 + (layers - 1) * 0.2),
-                                  (256, 2.0 + (layers - 1) * 0.5)])
+    assert r.forward == Line.through(16, 1.0 + (layers - 1) * 0.1, 256, 2.0 + (layers - 1) * 0.5)
     assert r.decode == Line.through(1, 0.3 + (layers - 1) * 0.01, 8, 0.4 + (layers - 1) * 0.02)
     built.clear()
     r = cost_probe.model_rate(MODEL, "float32", "cpu")  # small: the whole model, as timed
-    assert built == [None] and r.forward == Line.fit([(16, 1.0), (64, 1.2), (256, 2.0)])
+    assert built == [None] and r.forward == Line.through(16, 1.0, 256, 2.0)
 
 
 def test_past_the_cap_a_figure_is_one_call():
