@@ -104,8 +104,9 @@ class FastBatches:
         return self._plan[1][pos]
 
     def record(self) -> dict:
-        """What a fast cell ran: the setting, and per request type what it used (loglikelihood:
-        its batches' count and smallest and largest size; the others: size and requests)."""
+        """What a fast cell ran: the setting, and per request type what it used (loglikelihood
+        and generation: their batches' count, smallest and largest size and requests; rolling:
+        its size and requests)."""
         used: dict[str, dict] = {k: dict(v) for k, v in self.fixed.items()}
         for name, b in (("loglikelihood", self.batches), ("generate_until", self.generated)):
             if b:

@@ -17,8 +17,9 @@ result); leaves cells written by a newer kit alone, with a line; per model, skip
 runners hold before loading anything, loads once, ranks once per criterion, and per group
 claims its cells (repro.results.locks), checks them again, prunes, measures and writes each
 cell atomically (repro.results.cells) with a progress line, the writing (samples compressed,
-hashed) in a background thread while the next cell is measured (repro/grid/writer.py). Cells other runners hold are then
-waited for (a claim whose owner stopped goes stale and is taken over); a shard still missing
+hashed) in a background thread while the next cell is measured (repro/grid/writer.py). Cells
+other runners hold are then waited for (a claim whose owner stopped goes stale and is taken
+over); a shard still missing
 cells at the end is an error naming how many and why, so no stage exits 0 on an incomplete
 grid.
 """
