@@ -19,9 +19,8 @@ claims its cells (repro.results.locks), checks them again, prunes, measures and 
 cell atomically (repro.results.cells) with a progress line, the writing (samples compressed,
 hashed) in a background thread while the next cell is measured (repro/grid/writer.py). Cells
 other runners hold are then waited for (a claim whose owner stopped goes stale and is taken
-over); a shard still missing
-cells at the end is an error naming how many and why, so no stage exits 0 on an incomplete
-grid.
+over); a shard still missing cells at the end is an error naming how many and why, so no stage
+exits 0 on an incomplete grid.
 """
 
 from __future__ import annotations
