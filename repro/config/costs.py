@@ -26,35 +26,32 @@ FILE = kit_file("costs.yaml")
 @dataclass(frozen=True)
 class Setting:
     """An evaluation setting's batching as the estimate prices it (the same on every device:
-    neither setting probes memory). token_budget None: loglikelihood batches of max_batch."""
+    neither setting probes memory): one fixed batch size (the paper's), or the fast setting's
+    rule (evaluation.yaml `fast:`, as repro/evaluate/fast.py applies it)."""
 
     name: str
-    max_batch: int
-    generate_batch: int
-    rolling_batch: int
-    token_budget: int | None = None
-    fast: Fast | None = None  # the fast setting's rule, generation batches by the KV cache
+    batch_size: int = 1
+    fast: Fast | None = None
 
     def batch(self, kind: str, tokens: float, kv_bytes_per_token: int = 0) -> int:
         """Requests per batch of a task's `kind` whose forwards hold `tokens` tokens each
         (generate: prompt plus new tokens, on a model whose KV cache takes these bytes a token)."""
+        f = self.fast
+        if f is None:
+            return self.batch_size
         if kind == "generate":
-            if self.fast is None:
-                return self.generate_batch
-            return self.fast.generate_size(kv_bytes_per_token, tokens)
+            return f.generate_size(kv_bytes_per_token, tokens)
         if kind == "rolling":
-            return self.rolling_batch
-        if self.token_budget is None:
-            return self.max_batch
-        return max(1, min(self.max_batch, self.token_budget // max(1, int(tokens))))
+            return f.rolling_batch_size
+        return max(1, min(f.max_batch_size, f.token_budget // max(1, int(tokens))))
 
     def describe(self) -> str:
-        if self.token_budget is None:
-            return f"batch {self.max_batch}"
-        gen = (f"generation batches whose KV cache fits {self.fast.generate_kv_budget_mib} MiB (at "
-               f"most {self.generate_batch})" if self.fast else f"generation batch {self.generate_batch}")
-        return (f"loglikelihood batches within {self.token_budget} tokens (at most {self.max_batch}), "
-                f"{gen}, rolling {self.rolling_batch}")
+        f = self.fast
+        if f is None:
+            return f"batch {self.batch_size}"
+        return (f"loglikelihood batches within {f.token_budget} tokens (at most {f.max_batch_size}), "
+                f"generation batches whose KV cache fits {f.generate_kv_budget_mib} MiB (at most "
+                f"{f.generate_batch_size}), rolling {f.rolling_batch_size}")
 
 
 def settings() -> dict[str, Setting]:
@@ -64,10 +61,7 @@ def settings() -> dict[str, Setting]:
 
     cfg = evaluation()
     one = int(cfg.batch_size) if cfg.batch_size.isdigit() else 1
-    f = cfg.fast
-    return {"paper": Setting("paper", one, one, one),
-            "fast": Setting("fast", f.max_batch_size, f.generate_batch_size, f.rolling_batch_size,
-                            f.token_budget, f)}
+    return {"paper": Setting("paper", one), "fast": Setting("fast", fast=cfg.fast)}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,12 @@ FILE = kit_file("evaluation.yaml")
 SETTINGS = ("paper", "fast")  # paper: batch 1, what the paper's code ran; fast: `fast:` below
 
 
+def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, itemsize: int) -> int:
+    """The KV cache one token takes: keys and values in every layer (the fast setting's rule for
+    generation batches, at run time from the model's config and in the estimate from its shape)."""
+    return 2 * layers * kv_heads * head_dim * itemsize
+
+
 @dataclass(frozen=True)
 class Fast:
     """The fast setting's batching (evaluation.yaml `fast:`)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from repro.config.evaluation import Fast
+from repro.config.evaluation import kv_bytes_per_token as kv_cache_bytes
 
 REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling", "generate_until")
 
@@ -42,7 +43,7 @@ def kv_bytes_per_token(model) -> int:
     c = model.config
     heads = getattr(c, "num_key_value_heads", None) or c.num_attention_heads
     head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-    return 2 * c.num_hidden_layers * heads * head_dim * next(model.parameters()).element_size()
+    return kv_cache_bytes(c.num_hidden_layers, heads, head_dim, next(model.parameters()).element_size())
 
 
 class FastBatches:

@@ -7,9 +7,9 @@ while the stage computes the next one; the GPU, or the CPU's other core, is not 
             writer.submit(m)              # returns at once unless `depth` cells already wait
 
 A stage that times what it measures (efficiency) writes inline instead (InlineWriter): a
-write never overlaps a timed region. At most `depth` measured cells wait, their samples in memory. A failure of a write (a full
-disk) is raised in the stage at its next submit or at close, never lost; after one, nothing
-more is written. Leaving the `with` block drains the queue first, even when the stage was
+write never overlaps a timed region. At most `depth` measured cells wait, their samples in
+memory. A failure of a write (a full disk) is raised in the stage at its next submit or at
+close, never lost; after one, nothing more is written. Leaving the `with` block drains the queue first, even when the stage was
 stopped (Ctrl-C, SIGTERM): every cell it finished computing is kept, each written whole.
 """
 
@@ -75,9 +75,6 @@ class InlineWriter:
 
     def __init__(self, write: Callable[[Any], None]):
         self.submit = write
-
-    def close(self) -> None:
-        pass
 
     def __enter__(self) -> InlineWriter:
         return self

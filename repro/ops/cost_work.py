@@ -18,6 +18,7 @@ from repro.config import models, suites
 from repro.config.costs import Setting, TaskCost, costs
 from repro.config.efficiency import PROTOCOLS, EfficiencyConfig, protocol_of
 from repro.config.efficiency import load_config as efficiency_config
+from repro.config.evaluation import kv_bytes_per_token
 from repro.config.extensions import extensions
 from repro.config.neuron_selection import neuron_selection
 from repro.config.rehearsal import rehearsal_config
@@ -53,7 +54,7 @@ class Shape:
 
     def kv_bytes_per_token(self) -> int:
         """Keys and values of every layer (repro/evaluate/fast.py's rule for generation batches)."""
-        return 2 * self.layers * self.kv_dim * DTYPE_BYTES.get(self.dtype, 4)
+        return kv_bytes_per_token(self.layers, 1, self.kv_dim, DTYPE_BYTES.get(self.dtype, 4))
 
 
 def hf_shape(name: str) -> dict | None:
