@@ -9,8 +9,9 @@ while the stage computes the next one; the GPU, or the CPU's other core, is not 
 A stage that times what it measures (efficiency) writes inline instead (InlineWriter): a
 write never overlaps a timed region. At most `depth` measured cells wait, their samples in
 memory. A failure of a write (a full disk) is raised in the stage at its next submit or at
-close, never lost; after one, nothing more is written. Leaving the `with` block drains the queue first, even when the stage was
-stopped (Ctrl-C, SIGTERM): every cell it finished computing is kept, each written whole.
+close, never lost; after one, nothing more is written. Leaving the `with` block drains the
+queue first, even when the stage was stopped (Ctrl-C, SIGTERM), or a stop came while it waited
+there: every cell it finished computing is kept, each written whole.
 """
 
 from __future__ import annotations
@@ -30,16 +31,23 @@ class CellWriter:
         self._write = write
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._stopping = False
+        # set when the thread ends: waited on instead of Thread.join, which Python 3.11 marks
+        # done when a signal interrupts it (bpo-45274's fix) though the thread still writes
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="repro-cell-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not _STOP:
-            if self._error is None:
-                try:
-                    self._write(item)
-                except BaseException as exc:  # raised again in the stage's thread
-                    self._error = exc
+        try:
+            while (item := self._queue.get()) is not _STOP:
+                if self._error is None:
+                    try:
+                        self._write(item)
+                    except BaseException as exc:  # raised again in the stage's thread
+                        self._error = exc
+        finally:
+            self._done.set()
 
     def submit(self, item: Any) -> None:
         self._raise()
@@ -47,10 +55,21 @@ class CellWriter:
 
     def close(self) -> None:
         """Write what is queued, stop the thread, and raise a write's failure if there was one."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
+        try:
+            self._drain()
+        except BaseException:
+            # stopped (Ctrl-C, SIGTERM) while waiting for the writer: wait again, else the
+            # process could exit in the middle of a cell's write and leave its temporary file
+            self._drain()
+            raise
         self._raise()
+
+    def _drain(self) -> None:
+        if not self._done.is_set():
+            if not self._stopping:
+                self._queue.put(_STOP)
+                self._stopping = True
+            self._done.wait()
 
     def _raise(self) -> None:
         if self._error is not None:

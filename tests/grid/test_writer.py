@@ -5,10 +5,14 @@ in the writer's thread."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 
 import pytest
 
+from repro.core import atomicio
 from repro.grid.executor import GridStage, Group, Job, Measured, run_grid
 from repro.grid.writer import CellWriter
 from repro.results import cells as cellio
@@ -109,6 +113,28 @@ def test_a_stopped_stage_keeps_every_cell_it_finished_each_whole(tmp_path):
     assert done == ["t0", "t1"]
     assert not list(tmp_path.rglob("*.claim")) and not list(tmp_path.rglob("*.tmp"))
     assert Claims(tmp_path).holder(Cell("evaluate", "a", "maw", 0.0, "t2")) is None
+
+
+def test_a_stop_while_the_stage_waits_for_the_writer_still_writes_the_cell_whole(tmp_path):
+    """Ctrl-C (SIGTERM unwinds the same way in the CLI) arriving while the stage waits at close
+    for the cell being written: the wait goes on, so the process never exits mid-write (CI found
+    a cell's temporary file left behind by the fault suite's SIGTERM during evaluate)."""
+    target = tmp_path / "cell.json"
+
+    def write(item):
+        time.sleep(0.2)  # the stage is waiting in close() by now
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)  # the write goes on after the stop arrived
+        atomicio.write_bytes(target, item)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), CellWriter(write) as writer:
+            writer.submit(b"whole")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert target.read_bytes() == b"whole"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cell.json"]  # no temporary file
 
 
 def test_after_a_failed_write_nothing_more_is_written_and_close_raises_it():
