@@ -19,10 +19,11 @@ FILE = kit_file("evaluation.yaml")
 SETTINGS = ("paper", "fast")  # paper: batch 1, what the paper's code ran; fast: `fast:` below
 
 
-def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, itemsize: int) -> int:
-    """The KV cache one token takes: keys and values in every layer (the fast setting's rule for
-    generation batches, at run time from the model's config and in the estimate from its shape)."""
-    return 2 * layers * kv_heads * head_dim * itemsize
+def kv_bytes_per_token(layers: int, kv_dim: int, itemsize: int) -> int:
+    """The KV cache one token takes: keys and values (kv_dim = key-value heads x head size) in
+    every layer (the fast setting's rule for generation batches, at run time from the model's
+    config and in the estimate from its shape)."""
+    return 2 * layers * kv_dim * itemsize
 
 
 @dataclass(frozen=True)

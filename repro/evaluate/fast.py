@@ -43,7 +43,7 @@ def kv_bytes_per_token(model) -> int:
     c = model.config
     heads = getattr(c, "num_key_value_heads", None) or c.num_attention_heads
     head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-    return kv_cache_bytes(c.num_hidden_layers, heads, head_dim, next(model.parameters()).element_size())
+    return kv_cache_bytes(c.num_hidden_layers, heads * head_dim, next(model.parameters()).element_size())
 
 
 class FastBatches:

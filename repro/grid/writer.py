@@ -35,8 +35,7 @@ class CellWriter:
         # set when the thread ends: waited on instead of Thread.join, which Python 3.11 marks
         # done when a signal interrupts it (bpo-45274's fix) though the thread still writes
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="repro-cell-writer", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, name="repro-cell-writer", daemon=True).start()
 
     def _run(self) -> None:
         try:

@@ -54,7 +54,7 @@ class Shape:
 
     def kv_bytes_per_token(self) -> int:
         """Keys and values of every layer (repro/evaluate/fast.py's rule for generation batches)."""
-        return kv_bytes_per_token(self.layers, 1, self.kv_dim, DTYPE_BYTES.get(self.dtype, 4))
+        return kv_bytes_per_token(self.layers, self.kv_dim, DTYPE_BYTES.get(self.dtype, 4))
 
 
 def hf_shape(name: str) -> dict | None:
